@@ -1,0 +1,301 @@
+// Lean accumulators for the per-request path (DESIGN principle 3).
+//
+// A measurement walks a tree of Maps keyed by label values to a series object
+// and bumps a number in it: no attribute object, no hashing, no allocation once
+// the label set has been seen. The series are handed to OpenTelemetry's readers
+// at collection time through the MetricProducer interface, so Prometheus and
+// OTLP export stay OTel's.
+import { ValueType, type Attributes, type HrTime } from '@opentelemetry/api';
+import {
+  AggregationTemporality,
+  DataPointType,
+  type CollectionResult,
+  type MetricData,
+  type MetricProducer,
+  type ScopeMetrics,
+} from '@opentelemetry/sdk-metrics';
+import { emptyResource } from '@opentelemetry/resources';
+import { vigilMetricOverflowTotal } from './metrics';
+import type { RecordedEntry } from './types';
+
+/** Label values in the entry's label order. Callers may reuse one array: values are copied when a series is created. */
+export type LabelValues = ArrayLike<string>;
+
+/** The instrumentation scope a family is reported under. */
+export interface LeanScope {
+  readonly name: string;
+  readonly version?: string;
+}
+
+/** Attribute OTel uses to mark the series that collects measurements past the cardinality limit. */
+export const OVERFLOW_ATTRIBUTE = 'otel_metric_overflow';
+
+/** Series per metric before new label sets fold into the overflow series. */
+export const DEFAULT_CARDINALITY_LIMIT = 2000;
+
+function nowHrTime(): HrTime {
+  const ms = performance.timeOrigin + performance.now();
+  const seconds = Math.floor(ms / 1000);
+  return [seconds, Math.round((ms - seconds * 1000) * 1e6)];
+}
+
+abstract class Series {
+  readonly startTime: HrTime = nowHrTime();
+  constructor(readonly attributes: Attributes) {}
+}
+
+/** One counter or gauge series. */
+export class ValueSeries extends Series {
+  value = 0;
+  add(n: number): void {
+    this.value += n;
+  }
+  set(v: number): void {
+    this.value = v;
+  }
+}
+
+/** One histogram series: explicit buckets, OTel's (lower, upper] semantics, Prometheus' `le`. */
+export class HistogramSeries extends Series {
+  readonly counts: number[];
+  sum = 0;
+  count = 0;
+  min = Infinity;
+  max = -Infinity;
+  constructor(attributes: Attributes, private readonly boundaries: readonly number[]) {
+    super(attributes);
+    this.counts = new Array<number>(boundaries.length + 1).fill(0);
+  }
+  record(v: number): void {
+    if (!(v >= 0) && !(v < 0)) return; // NaN would poison sum
+    const b = this.boundaries;
+    let i = 0;
+    while (i < b.length && v > b[i]!) i++;
+    this.counts[i]!++;
+    this.sum += v;
+    this.count++;
+    if (v < this.min) this.min = v;
+    if (v > this.max) this.max = v;
+  }
+}
+
+type Node<S> = Map<string, Node<S> | S>;
+
+/** The series of one metric, found by label values through nested Maps. */
+export abstract class LeanFamily<S extends Series> {
+  private readonly root: Node<S> = new Map();
+  private single: S | undefined;
+  private overflowSeries: S | undefined;
+  /** Every live series, for collection. */
+  readonly series: S[] = [];
+
+  constructor(
+    readonly entry: RecordedEntry,
+    readonly scope: LeanScope,
+    private readonly registry: LeanRegistry,
+  ) {}
+
+  protected abstract create(attributes: Attributes): S;
+
+  /** The series for these label values (in the entry's label order), created on first use. */
+  get(values: LabelValues): S {
+    const depth = this.entry.labels.length;
+    if (depth === 0) return (this.single ??= this.adopt(this.create({})));
+    let node = this.root;
+    for (let i = 0; i < depth - 1; i++) {
+      let next = node.get(values[i]!) as Node<S> | undefined;
+      if (next === undefined) {
+        if (this.series.length >= this.registry.cardinalityLimit) return this.overflow();
+        next = new Map();
+        node.set(values[i]!, next);
+      }
+      node = next;
+    }
+    const found = node.get(values[depth - 1]!) as S | undefined;
+    if (found !== undefined) return found;
+    if (this.series.length >= this.registry.cardinalityLimit) return this.overflow();
+    const attributes: Attributes = {};
+    for (let i = 0; i < depth; i++) attributes[this.entry.labels[i]!] = String(values[i]);
+    const s = this.adopt(this.create(attributes));
+    node.set(values[depth - 1]!, s);
+    return s;
+  }
+
+  private adopt(s: S): S {
+    this.series.push(s);
+    return s;
+  }
+
+  /** Drops every series (for tests and for resets after fork). */
+  clear(): void {
+    this.root.clear();
+    this.series.length = 0;
+    this.single = this.overflowSeries = undefined;
+  }
+
+  private overflow(): S {
+    this.registry.noteOverflow(this.entry.name);
+    return (this.overflowSeries ??= this.adopt(this.create({ [OVERFLOW_ATTRIBUTE]: 'true' })));
+  }
+
+  /** The family as OTel MetricData, or undefined when it has no series. */
+  abstract toMetricData(endTime: HrTime): MetricData | undefined;
+
+  protected descriptor() {
+    const e = this.entry;
+    return { name: e.name, description: e.help, unit: e.unit, valueType: ValueType.DOUBLE };
+  }
+}
+
+/** A counter (monotonic) or an up-down gauge (non-monotonic sum) or a set gauge. */
+export class LeanValueFamily extends LeanFamily<ValueSeries> {
+  protected create(attributes: Attributes): ValueSeries {
+    return new ValueSeries(attributes);
+  }
+  /** Adds n to the series of these label values. */
+  add(values: LabelValues, n = 1): void {
+    this.get(values).value += n;
+  }
+  toMetricData(endTime: HrTime): MetricData | undefined {
+    if (this.series.length === 0) return undefined;
+    const dataPoints = this.series.map((s) => ({
+      startTime: s.startTime,
+      endTime,
+      attributes: s.attributes,
+      value: s.value,
+    }));
+    const descriptor = this.descriptor();
+    if (this.entry.type === 'gauge' && !this.entry.upDown) {
+      return { descriptor, aggregationTemporality: AggregationTemporality.CUMULATIVE, dataPointType: DataPointType.GAUGE, dataPoints };
+    }
+    return {
+      descriptor,
+      aggregationTemporality: AggregationTemporality.CUMULATIVE,
+      dataPointType: DataPointType.SUM,
+      isMonotonic: this.entry.type === 'counter',
+      dataPoints,
+    };
+  }
+}
+
+export class LeanHistogramFamily extends LeanFamily<HistogramSeries> {
+  /** Upper bounds without a trailing Infinity (OTel adds the +Inf bucket itself). */
+  readonly boundaries: readonly number[];
+
+  constructor(entry: RecordedEntry, scope: LeanScope, registry: LeanRegistry) {
+    super(entry, scope, registry);
+    this.boundaries = (entry.buckets ?? []).filter((b) => b !== Infinity);
+  }
+  protected create(attributes: Attributes): HistogramSeries {
+    return new HistogramSeries(attributes, this.boundaries);
+  }
+  /** Records v in the series of these label values. */
+  record(values: LabelValues, v: number): void {
+    this.get(values).record(v);
+  }
+  toMetricData(endTime: HrTime): MetricData | undefined {
+    if (this.series.length === 0) return undefined;
+    const boundaries = this.boundaries.slice();
+    return {
+      descriptor: this.descriptor(),
+      aggregationTemporality: AggregationTemporality.CUMULATIVE,
+      dataPointType: DataPointType.HISTOGRAM,
+      dataPoints: this.series.map((s) => ({
+        startTime: s.startTime,
+        endTime,
+        attributes: s.attributes,
+        value: {
+          buckets: { boundaries, counts: s.counts.slice() },
+          sum: s.sum,
+          count: s.count,
+          min: s.count > 0 ? s.min : undefined,
+          max: s.count > 0 ? s.max : undefined,
+        },
+      })),
+    };
+  }
+}
+
+/**
+ * Holds lean families and hands them to OpenTelemetry readers as a MetricProducer.
+ * One per process by default (`leanRegistry()`), shared by every vigil instrumentation.
+ */
+export class LeanRegistry implements MetricProducer {
+  /** Series per metric before new label sets fold into the overflow series. */
+  cardinalityLimit = DEFAULT_CARDINALITY_LIMIT;
+  private readonly families = new Map<string, LeanFamily<Series>>();
+  private readonly overflows: LeanValueFamily;
+
+  constructor() {
+    this.overflows = new LeanValueFamily(vigilMetricOverflowTotal, { name: '@vigil/catalog' }, this);
+  }
+
+  /** The counter or gauge family for entry, created once (a second call returns the same family). */
+  values(entry: RecordedEntry, scope: LeanScope): LeanValueFamily {
+    if (entry.type === 'histogram') throw new TypeError(`${entry.name} is a histogram`);
+    return this.family(entry, () => new LeanValueFamily(entry, scope, this)) as LeanValueFamily;
+  }
+
+  /** The histogram family for entry, created once. */
+  histogram(entry: RecordedEntry, scope: LeanScope): LeanHistogramFamily {
+    if (entry.type !== 'histogram') throw new TypeError(`${entry.name} is not a histogram`);
+    return this.family(entry, () => new LeanHistogramFamily(entry, scope, this)) as LeanHistogramFamily;
+  }
+
+  private family(entry: RecordedEntry, make: () => LeanFamily<Series>): LeanFamily<Series> {
+    let f = this.families.get(entry.name);
+    if (!f) {
+      f = make();
+      this.families.set(entry.name, f);
+      // A metric without labels shows its zero from the start, as prom-client's do.
+      if (entry.labels.length === 0) f.get([]);
+    }
+    return f;
+  }
+
+  /** Counts a measurement that went to an overflow series (vigil_metric_overflow_total). */
+  noteOverflow(metric: string): void {
+    // The overflow counter has one series per family name, so it cannot overflow itself.
+    this.overflows.get([metric]).value++;
+  }
+
+  /** Number of series held, over all families. */
+  seriesCount(): number {
+    let n = 0;
+    for (const f of this.families.values()) n += f.series.length;
+    return n;
+  }
+
+  async collect(): Promise<CollectionResult> {
+    return { resourceMetrics: { resource: emptyResource(), scopeMetrics: this.snapshot() }, errors: [] };
+  }
+
+  /** Every family with data, grouped by scope. */
+  snapshot(): ScopeMetrics[] {
+    const endTime = nowHrTime();
+    const byScope = new Map<string, ScopeMetrics>();
+    for (const f of [...this.families.values(), this.overflows]) {
+      const data = f.toMetricData(endTime);
+      if (!data) continue;
+      const key = `${f.scope.name}@${f.scope.version ?? ''}`;
+      let sm = byScope.get(key);
+      if (!sm) {
+        sm = { scope: { name: f.scope.name, version: f.scope.version }, metrics: [] };
+        byScope.set(key, sm);
+      }
+      sm.metrics.push(data);
+    }
+    return [...byScope.values()];
+  }
+}
+
+const GLOBAL_KEY = Symbol.for('vigil.lean-registry');
+
+/**
+ * The process-wide registry. Kept on globalThis so that two copies of this package
+ * (a hoisting accident) still share one registry and one /metrics.
+ */
+export function leanRegistry(): LeanRegistry {
+  const g = globalThis as { [GLOBAL_KEY]?: LeanRegistry };
+  return (g[GLOBAL_KEY] ??= new LeanRegistry());
+}
