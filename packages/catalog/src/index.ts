@@ -99,3 +99,7 @@ export {
   leanRegistry,
 } from './lean';
 export type { LabelValues, LeanFamily, LeanScope } from './lean';
+export { log, logOnce, setLogLevel } from './log';
+export type { LogLevel } from './log';
+export { booleanSetting, choiceSetting, listSetting, numberSetting, stringSetting } from './settings';
+export type { NumberRule } from './settings';
