@@ -5,3 +5,5 @@ export type { Sample } from './exposition';
 export { startApp } from './app';
 export type { AppOptions, RunningApp } from './app';
 export { pgConfig, redisUrl, requireServices } from './services';
+export { inProcessMetrics } from './in-process';
+export type { InProcessMetrics } from './in-process';

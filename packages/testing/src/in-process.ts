@@ -1,0 +1,33 @@
+import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
+import { registerInstrumentations, type Instrumentation } from '@opentelemetry/instrumentation';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import { leanRegistry } from '@vigil/catalog';
+
+export interface InProcessMetrics {
+  meterProvider: MeterProvider;
+  /** The Prometheus text a scrape would return now (meters plus vigil's lean registry). */
+  scrape(): Promise<string>;
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Wires instrumentations to an in-process MeterProvider and Prometheus exporter, the way
+ * @vigil/node does, for package tests that run without the preload.
+ */
+export function inProcessMetrics(instrumentations: Instrumentation[] = []): InProcessMetrics {
+  const exporter = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true, withoutTargetInfo: true, metricProducers: [leanRegistry()] });
+  const meterProvider = new MeterProvider({ readers: [exporter] });
+  const unregister = registerInstrumentations({ instrumentations, meterProvider });
+  const serializer = new PrometheusSerializer(undefined, false, undefined, true, true);
+  return {
+    meterProvider,
+    async scrape() {
+      const { resourceMetrics } = await exporter.collect();
+      return serializer.serialize(resourceMetrics);
+    },
+    async shutdown() {
+      unregister();
+      await meterProvider.shutdown();
+    },
+  };
+}
