@@ -84,6 +84,7 @@ export { renderMetricsTable } from './docs';
 export {
   createCounter,
   createHistogram,
+  createObservableCounter,
   createObservableGauge,
   createObservableUpDownCounter,
   createUpDownCounter,

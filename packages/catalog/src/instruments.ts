@@ -5,6 +5,7 @@ import type {
   Counter,
   Histogram,
   Meter,
+  ObservableCounter,
   ObservableGauge,
   ObservableUpDownCounter,
   UpDownCounter,
@@ -55,4 +56,10 @@ export function createObservableUpDownCounter<E extends RecordedEntry>(
 ): ObservableUpDownCounter<AttributesOf<E>> {
   expect(entry, 'gauge', true);
   return meter.createObservableUpDownCounter<AttributesOf<E>>(entry.name, options(entry));
+}
+
+/** For counters read at collection time (CPU seconds). */
+export function createObservableCounter<E extends RecordedEntry>(meter: Meter, entry: E): ObservableCounter<AttributesOf<E>> {
+  expect(entry, 'counter');
+  return meter.createObservableCounter<AttributesOf<E>>(entry.name, options(entry));
 }
