@@ -4,7 +4,7 @@
  *
  * Options resolve as everywhere in vigil: command-line option, then
  * environment variable (VIGIL_ALERT_RELAY_CONFIG, VIGIL_ALERT_RELAY_LISTEN),
- * then the documented default (listen 0.0.0.0:9095, from the file when set).
+ * then the documented default (listen 0.0.0.0:8080, from the file when set).
  */
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';

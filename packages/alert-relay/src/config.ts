@@ -145,7 +145,7 @@ export function resolveConfig(input: RelayConfigInput | unknown, ctx: { env?: No
   const logLevel = oneOf(top['log_level'], 'log_level', ['debug', 'info', 'warn', 'error'] as const) ?? 'info';
 
   return {
-    listen: parseListen(top['listen'] ?? '0.0.0.0:9095', 'listen'),
+    listen: parseListen(top['listen'] ?? '0.0.0.0:8080', 'listen'),
     auth: resolveAuth(top['auth'], c),
     maxBodyBytes: positiveInt(top['max_body_bytes'], 'max_body_bytes', 4 * 1024 * 1024),
     deliveryTimeoutMs,
@@ -165,7 +165,7 @@ export function parseListen(value: unknown, field: string): { host: string; port
   if (typeof value !== 'string') throw new RelayConfigError(field, 'must be "host:port"');
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(value.trim());
   const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new RelayConfigError(field, `"${value}" is not "host:port" (for example 0.0.0.0:9095)`);
+  if (!m || port > 65535) throw new RelayConfigError(field, `"${value}" is not "host:port" (for example 0.0.0.0:8080)`);
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
 }
 

@@ -60,10 +60,10 @@ class RelayImpl implements Relay {
           language: config.language,
           timeZone: config.timeZone,
           log,
-          count: (target, outcome, reason) => this.notifications.inc({ target: target.name, type: target.type, outcome, reason }),
+          count: (target, result, reason) => this.notifications.inc({ target: target.name, result, reason }),
         }),
       );
-      this.notifications.touch({ target: t.name, type: t.type, outcome: 'sent', reason: 'ok' });
+      this.notifications.touch({ target: t.name, result: 'sent', reason: 'ok' });
     }
     if (!config.auth) log('warn', 'no auth configured: anyone who can reach the relay can post alerts', {});
     this.handler = (req, res) => {
@@ -116,7 +116,7 @@ class RelayImpl implements Relay {
   }
 
   metrics(): string {
-    const depth = [...this.targets.values()].map((t) => ({ labels: { target: t.config.name, type: t.config.type }, value: t.queue.depth }));
+    const depth = [...this.targets.values()].map((t) => ({ labels: { target: t.config.name }, value: t.queue.depth }));
     return this.notifications.render() + renderFamily(alertRelayQueueDepth, depth) + this.requests.render();
   }
 
@@ -150,15 +150,16 @@ class RelayImpl implements Relay {
       this.requests.inc({ route: '', code: '405' });
       return methodNotAllowed(res, 'POST');
     }
-    const auth = this.authorize(req);
-    if (auth !== true) {
-      this.log('warn', 'webhook refused: unauthorized', { remote: req.socket.remoteAddress, why: auth });
-      return answer(401, { status: 'error', error: 'unauthorized' }, { 'www-authenticate': this.challenge() });
-    }
     const name = path === '/alerts' ? 'default' : safeDecode(path.slice('/alerts/'.length));
     const route = name === undefined ? undefined : this.config.routes.get(name);
+    // The metric label is a configured route name or empty: bounded whatever the path.
+    routeName = route?.name ?? '';
+    const auth = this.authorize(req);
+    if (auth !== true) {
+      this.log('warn', 'webhook refused: unauthorized', { route: routeName, remote: req.socket.remoteAddress, why: auth });
+      return answer(401, { status: 'error', error: 'unauthorized' }, { 'www-authenticate': this.challenge() });
+    }
     if (!route) return answer(404, { status: 'error', error: `no route named ${JSON.stringify(name ?? path)}` });
-    routeName = route.name;
     if (this.stopping) return answer(503, { status: 'error', error: 'relay is shutting down' });
 
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();

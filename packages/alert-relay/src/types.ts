@@ -141,7 +141,7 @@ export interface RelayConfigInput {
   /**
    * Address the service listens on, `host:port` (port 0 picks a free port).
    * Overridden by `--listen` / `VIGIL_ALERT_RELAY_LISTEN` in the command.
-   * @default "0.0.0.0:9095"
+   * @default "0.0.0.0:8080"
    */
   listen?: string;
   /**

@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
+import { alertRelayNotificationsTotal, alertRelayQueueDepth } from '../src/index';
 import { ChatStandIn } from './standins';
 import { metricValues, payload, post, startRelay, waitFor, type Running } from './helpers';
 
@@ -116,9 +117,9 @@ describe('alert-relay → DingTalk robot', () => {
     expect(res.body.failures[0].detail).to.match(/^errcode 310000: sign not match/);
     expect(ding.received).to.have.length(1);
     expect(ding.accepted).to.have.length(0);
-    const m = metricValues(r.relay.metrics(), 'vigil_alert_relay_notifications_total');
-    expect(m.get('{target="ding",type="dingtalk",outcome="failed",reason="rejected"}')).to.equal(1);
-    expect(m.get('{target="ding",type="dingtalk",outcome="sent",reason="ok"}')).to.equal(0);
+    const m = metricValues(r.relay.metrics(), alertRelayNotificationsTotal.name);
+    expect(m.get('{target="ding",result="failed",reason="rejected"}')).to.equal(1);
+    expect(m.get('{target="ding",result="sent",reason="ok"}')).to.equal(0);
   });
 
   it('answers 502 while DingTalk is busy and delivers on the retry, once', async () => {
@@ -245,7 +246,7 @@ describe('alert-relay → DingTalk robot', () => {
     let maxDepth = 0;
     await waitFor(
       () => {
-        const d = metricValues(r.relay.metrics(), 'vigil_alert_relay_queue_depth').get('{target="ding",type="dingtalk"}') ?? 0;
+        const d = metricValues(r.relay.metrics(), alertRelayQueueDepth.name).get('{target="ding"}') ?? 0;
         maxDepth = Math.max(maxDepth, d);
         return d > 0;
       },
@@ -260,7 +261,7 @@ describe('alert-relay → DingTalk robot', () => {
     const at = ding.received.map((x) => x.at);
     for (let i = 0; i + limit.count < n; i++) expect(at[i + limit.count]! - at[i]!).to.be.at.least(limit.windowMs);
     expect(maxDepth).to.be.above(0);
-    expect(metricValues(r.relay.metrics(), 'vigil_alert_relay_queue_depth').get('{target="ding",type="dingtalk"}')).to.equal(0);
+    expect(metricValues(r.relay.metrics(), alertRelayQueueDepth.name).get('{target="ding"}')).to.equal(0);
   });
 
   it('answers 503 when the robot says "send too fast" (the stand-in enforces the limit the relay was told wrongly)', async () => {
