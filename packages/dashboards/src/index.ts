@@ -1,0 +1,10 @@
+export type { DashboardJson, WriteOptions } from './types';
+export { renderDashboards, serializeDashboard } from './render';
+export { DEFAULT_OUT_DIR, writeDashboards } from './generate';
+export { gatewayDashboard } from './gateway';
+export { businessDashboard } from './business';
+export { serviceDashboard } from './service';
+export { DATASOURCE, DATASOURCE_VARIABLE, PROVISIONED_DATASOURCE_UID } from './panels';
+export type { DashboardSpec, PanelSpec, Query, Section } from './panels';
+export { RANGE, RATE_INTERVAL, bucket, eq, hcount, hsum, increase, nre, neq, quantile, rate, ratio, re, sel, sumBy } from './promql';
+export type { GroupLabel, Matcher, Matchers, SelectorLabel, TargetLabel } from './promql';
