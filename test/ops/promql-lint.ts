@@ -19,7 +19,7 @@ const AGGREGATIONS = new Set(['sum', 'min', 'max', 'avg', 'group', 'stddev', 'st
 /** Labels every scraped series has (target labels) and the histogram bucket label. */
 const TARGET_LABELS = ['job', 'instance'];
 /** Series Prometheus makes itself. */
-const BUILTIN_METRICS: Record<string, readonly string[]> = { up: [] };
+const BUILTIN_METRICS: Record<string, readonly string[]> = { up: [], scrape_duration_seconds: [], scrape_samples_scraped: [] };
 
 function tokenize(expr: string): Token[] {
   const out: Token[] = [];
