@@ -597,7 +597,7 @@ export const httpErrorsRate = derived({
   help: 'Share of HTTP requests answered with a 5xx status over 5 minutes',
   labels: [],
   unit: 'percentunit',
-  expr: 'sum(rate(http_requests_total{status_code=~"5.."}[5m])) / sum(rate(http_requests_total[5m]))',
+  expr: '(sum(rate(http_requests_total{status_code=~"5.."}[5m])) or vector(0)) / sum(rate(http_requests_total[5m]))',
   seeds: BUSINESS,
 });
 
@@ -606,9 +606,9 @@ export const cacheHitRate = derived({
   help: 'Share of cache reads that were hits over 5 minutes (0..1)',
   labels: [],
   unit: 'percentunit',
-  expr: 'sum(rate(cache_operations_total{result="hit"}[5m])) / sum(rate(cache_operations_total{result=~"hit|miss"}[5m]))',
+  expr: '(sum(rate(cache_operations_total{result="hit"}[5m])) or vector(0)) / sum(rate(cache_operations_total{result=~"hit|miss"}[5m]))',
   seeds: BUSINESS,
-  note: 'The seed\'s code keeps a per-process Gauge; a ratio is only right across instances as a rule over the counters.',
+  note: 'The seed\'s code keeps a per-process Gauge; a ratio is only right across instances as a rule over the counters. "or vector(0)" keeps a cache that only misses at 0 instead of no value.',
 });
 
 export const aiTaskSuccessRate = derived({
@@ -616,7 +616,7 @@ export const aiTaskSuccessRate = derived({
   help: 'Share of finished AI tasks that succeeded over 5 minutes, by service',
   labels: ['service'],
   unit: 'percentunit',
-  expr: 'sum by (service) (rate(ai_tasks_total{status="success"}[5m])) / sum by (service) (rate(ai_tasks_total{status=~"success|failed"}[5m]))',
+  expr: '(sum by (service) (rate(ai_tasks_total{status="success"}[5m])) or 0 * sum by (service) (rate(ai_tasks_total{status=~"success|failed"}[5m]))) / sum by (service) (rate(ai_tasks_total{status=~"success|failed"}[5m]))',
   seeds: BUSINESS,
 });
 
@@ -688,7 +688,7 @@ export const newApiModelSuccessRate = derived({
   help: 'Share of successful model requests over 5 minutes, by site, channel and model',
   labels: ['site_id', 'channel_id', 'channel_name', 'model_name'],
   unit: 'percentunit',
-  expr: 'sum by (site_id, channel_id, channel_name, model_name) (rate(new_api_model_requests_total{status="success"}[5m])) / sum by (site_id, channel_id, channel_name, model_name) (rate(new_api_model_requests_total[5m]))',
+  expr: '(sum by (site_id, channel_id, channel_name, model_name) (rate(new_api_model_requests_total{status="success"}[5m])) or 0 * sum by (site_id, channel_id, channel_name, model_name) (rate(new_api_model_requests_total[5m]))) / sum by (site_id, channel_id, channel_name, model_name) (rate(new_api_model_requests_total[5m]))',
   seeds: GATEWAY,
   note: 'The success-rate query of the seed\'s Grafana panels, as a rule.',
 });
