@@ -60,7 +60,6 @@ class Check implements HealthCheck {
         // Tells a custom check that honours its signal to give up (fetch, AbortSignal-aware clients).
         attempt.controller.abort(new Error(`timed out after ${ms} ms`));
       }, ms);
-      timer.unref();
       void attempt.promise.then((result) => {
         clearTimeout(timer);
         resolve(result);

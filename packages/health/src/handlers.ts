@@ -4,7 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { logOnce } from '@vigil/catalog';
 import { json, writeAnswer, type Answer } from './answer';
-import { statusCodeOf } from './health';
+import { createHealth, processHealth, statusCodeOf } from './health';
 import { resolveStats, type StatsEndpoint } from './stats';
 import type { HandlerOptions, Health } from './types';
 
@@ -14,6 +14,9 @@ export const DEFAULT_READY_PATHS: readonly string[] = ['/health', '/health/ready
 export const DEFAULT_LIVE_PATHS: readonly string[] = ['/health/live'];
 
 type Kind = 'ready' | 'live' | 'stats';
+
+/** Served when no health object exists: liveness, and readiness with no checks. */
+let noChecks: Health | undefined;
 
 function pathList(value: unknown, fallback: readonly string[], what: string): string[] {
   if (value === undefined) return [...fallback];
@@ -36,7 +39,7 @@ class Router {
   private readonly stats: StatsEndpoint | undefined;
 
   constructor(
-    private readonly health: Health,
+    private readonly health: Health | undefined,
     options: HandlerOptions | undefined,
   ) {
     const o = options !== null && typeof options === 'object' ? options : {};
@@ -44,9 +47,15 @@ class Router {
     if (this.stats) this.routes.set(trimSlash(this.stats.path), 'stats');
     for (const p of pathList(o.livePaths, DEFAULT_LIVE_PATHS, 'livePaths')) this.routes.set(trimSlash(p), 'live');
     for (const p of pathList(o.readyPaths, DEFAULT_READY_PATHS, 'readyPaths')) this.routes.set(trimSlash(p), 'ready');
-    if (!health || typeof health.run !== 'function' || typeof health.live !== 'function') {
-      logOnce('health:handler:no-health', 'warn', 'a health handler was given no health object (from createHealth); its readiness path answers 503');
+    if (health !== undefined && (health === null || typeof health.run !== 'function' || typeof health.live !== 'function')) {
+      logOnce('health:handler:not-health', 'warn', 'a health handler was given something that is not a health object (from createHealth); its readiness path answers 503');
     }
+  }
+
+  /** The health object given, else the process's (looked up per request), else one without checks. */
+  private current(): Health | undefined {
+    if (this.health !== undefined) return this.health;
+    return processHealth() ?? (noChecks ??= createHealth({ register: false, metrics: false }));
   }
 
   /** Every served path and what it serves. */
@@ -66,8 +75,8 @@ class Router {
     if (method !== 'GET' && method !== 'HEAD') return json(405, { error: 'method not allowed' }, { allow: 'GET, HEAD' });
     try {
       if (kind === 'stats') return await this.stats!.answer(req, context);
-      const h = this.health;
-      if (!h || typeof h.run !== 'function') return json(503, { status: 'unhealthy', timestamp: Date.now() / 1000, checks: {} });
+      const h = this.current();
+      if (!h || typeof h.run !== 'function' || typeof h.live !== 'function') return json(503, { status: 'unhealthy', timestamp: Date.now() / 1000, checks: {} });
       if (kind === 'live') return json(200, h.live());
       const report = await h.run();
       return json(statusCodeOf(report), report);
@@ -88,9 +97,11 @@ export type HealthRequestHandler = (req: IncomingMessage, res: ServerResponse, n
 /**
  * Serves readiness (`/health`, `/health/ready`), liveness (`/health/live`) and, when configured, the
  * stats endpoint on node:http — including vigil's own metrics server:
- * `if (!handler(req, res, () => serveMetrics(req, res))) ...`.
+ * `handler(req, res, () => serveMetrics(req, res))`.
+ * Without a health argument it serves the process's health object (`processHealth()`, looked up on each
+ * request), or, when the app created none, liveness and a readiness report with no checks.
  */
-export function healthRequestHandler(health: Health, options?: HandlerOptions): HealthRequestHandler {
+export function healthRequestHandler(health?: Health, options?: HandlerOptions): HealthRequestHandler {
   const router = new Router(health, options);
   return (req, res, next) => {
     const kind = router.match(req.url);
@@ -112,7 +123,7 @@ export type ExpressHealthMiddleware = (req: IncomingMessage, res: ServerResponse
  * `app.use('/monitoring', expressHealth(health))` the readiness path is `/monitoring/health`.
  * Requests for other paths go on to `next()`.
  */
-export function expressHealth(health: Health, options?: HandlerOptions): ExpressHealthMiddleware {
+export function expressHealth(health?: Health, options?: HandlerOptions): ExpressHealthMiddleware {
   const handler = healthRequestHandler(health, options);
   return (req, res, next) => {
     handler(req, res, () => next());
@@ -133,7 +144,7 @@ export interface KoaContextLike {
 export type KoaHealthMiddleware = (ctx: KoaContextLike, next: () => Promise<unknown>) => Promise<void>;
 
 /** Koa middleware: `app.use(koaHealth(health))`. Requests for other paths go on to `next()`. */
-export function koaHealth(health: Health, options?: HandlerOptions): KoaHealthMiddleware {
+export function koaHealth(health?: Health, options?: HandlerOptions): KoaHealthMiddleware {
   const router = new Router(health, options);
   return async (ctx, next) => {
     const kind = router.match(ctx.path);
@@ -173,7 +184,7 @@ export type FastifyHealthPlugin = (instance: FastifyInstanceLike) => Promise<voi
  * Fastify plugin: `await app.register(fastifyHealth(health))` (a `prefix` register option prefixes the paths).
  * Registers GET routes (Fastify adds HEAD) for readiness, liveness and, when configured, stats.
  */
-export function fastifyHealth(health: Health, options?: HandlerOptions): FastifyHealthPlugin {
+export function fastifyHealth(health?: Health, options?: HandlerOptions): FastifyHealthPlugin {
   const router = new Router(health, options);
   return async (instance) => {
     for (const [path, kind] of router.paths()) {

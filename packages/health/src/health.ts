@@ -9,6 +9,16 @@ import type { CheckResult, Health, HealthCheck, HealthOptions, HealthReport } fr
 /** Default of `minIntervalMs`. */
 export const DEFAULT_MIN_INTERVAL_MS = 1000;
 
+/** Where the process's health object lives (on globalThis, so two copies of this package share it). */
+export const PROCESS_HEALTH_KEY = Symbol.for('vigil.health');
+
+type Global = { [PROCESS_HEALTH_KEY]?: Health };
+
+/** The process's health object: the latest one created with `register` on (the default) and not closed. */
+export function processHealth(): Health | undefined {
+  return (globalThis as Global)[PROCESS_HEALTH_KEY];
+}
+
 /** Unix seconds with a fraction, like Python's time.time(). */
 function unixSeconds(): number {
   return Date.now() / 1000;
@@ -59,6 +69,7 @@ class HealthImpl implements Health {
     if (booleanSetting('VIGIL_HEALTH_METRICS', o.metrics, true)) {
       this.metric = new HealthMetric(o.meterProvider, () => this.report);
     }
+    if (o.register !== false) (globalThis as Global)[PROCESS_HEALTH_KEY] = this;
     if (refresh > 0) {
       this.timer = setInterval(() => void this.run(), Math.max(refresh, 100));
       this.timer.unref();
@@ -111,6 +122,8 @@ class HealthImpl implements Health {
   }
 
   close(): void {
+    const g = globalThis as Global;
+    if (g[PROCESS_HEALTH_KEY] === this) delete g[PROCESS_HEALTH_KEY];
     if (this.timer) clearInterval(this.timer);
     this.metric?.close();
   }

@@ -105,6 +105,13 @@ export interface HealthOptions {
    */
   metrics?: boolean;
   /**
+   * Makes this the process's health object (the latest one registered wins; `close()` unregisters it), which
+   * `healthRequestHandler()` without a health argument serves — that is how @vigil/node's metrics server
+   * answers `/health` with the app's own checks.
+   * @default true
+   */
+  register?: boolean;
+  /**
    * The MeterProvider for `health_check_status`.
    * @default the global MeterProvider (the one @vigil/node registers), picked up even when it is registered after `createHealth`
    */

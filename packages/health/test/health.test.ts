@@ -210,6 +210,19 @@ describe('createHealth over node:http', () => {
     expect(r.checks.typo!.message).to.match(/not a health check/);
   });
 
+  it('without a health argument serves the process\'s health object (as vigil\'s metrics server does), or no checks', async () => {
+    const s = await httpServer(healthRequestHandler());
+    cleanups.push(() => s.close());
+    const app = createHealth({ checks: { database: postgresCheck(pool) } });
+    createHealth({ register: false, checks: { other: async () => false } });
+    expect(JSON.parse((await request(s.port, '/health')).text).checks).to.deep.equal({ database: { healthy: true, message: 'Database is accessible' } });
+    app.close();
+    const none = await request(s.port, '/health');
+    expect(none.status).to.equal(200);
+    expect(JSON.parse(none.text)).to.include({ status: 'healthy' }).and.have.property('checks').that.deep.equals({});
+    expect((await request(s.port, '/health/live')).status).to.equal(200);
+  });
+
   it('keeps the metric fresh in the background when refreshIntervalMs is set', async () => {
     let calls = 0;
     const health = createHealth({ refreshIntervalMs: 100, minIntervalMs: 0, checks: { tick: async () => (calls++, true) } });
