@@ -8,6 +8,8 @@ import type { CheckResult, Health, HealthCheck, HealthOptions, HealthReport } fr
 
 /** Default of `minIntervalMs`. */
 export const DEFAULT_MIN_INTERVAL_MS = 1000;
+/** Default of `refreshIntervalMs`: Prometheus' default scrape interval. */
+export const DEFAULT_REFRESH_INTERVAL_MS = 15_000;
 
 /** Where the process's health object lives (on globalThis, so two copies of this package share it). */
 export const PROCESS_HEALTH_KEY = Symbol.for('vigil.health');
@@ -65,12 +67,13 @@ class HealthImpl implements Health {
     this.checkNames = this.checks.map(([name]) => name);
     this.minIntervalMs = numberSetting('VIGIL_HEALTH_MIN_INTERVAL_MS', o.minIntervalMs, DEFAULT_MIN_INTERVAL_MS, { min: 0, max: 86_400_000 });
     this.timeoutMs = numberSetting('VIGIL_HEALTH_TIMEOUT_MS', o.timeoutMs, DEFAULT_TIMEOUT_MS, { min: 1, max: MAX_TIMEOUT_MS });
-    const refresh = numberSetting('VIGIL_HEALTH_REFRESH_INTERVAL_MS', o.refreshIntervalMs, 0, { min: 0, max: 86_400_000 });
-    if (booleanSetting('VIGIL_HEALTH_METRICS', o.metrics, true)) {
-      this.metric = new HealthMetric(o.meterProvider, () => this.report);
-    }
+    const withMetric = booleanSetting('VIGIL_HEALTH_METRICS', o.metrics, true);
+    if (withMetric) this.metric = new HealthMetric(o.meterProvider, () => this.report);
+    const refresh = withMetric
+      ? numberSetting('VIGIL_HEALTH_REFRESH_INTERVAL_MS', o.refreshIntervalMs, DEFAULT_REFRESH_INTERVAL_MS, { min: 0, max: 86_400_000 })
+      : 0;
     if (o.register !== false) (globalThis as Global)[PROCESS_HEALTH_KEY] = this;
-    if (refresh > 0) {
+    if (refresh > 0 && this.checks.length > 0) {
       this.timer = setInterval(() => void this.run(), Math.max(refresh, 100));
       this.timer.unref();
     }

@@ -16,7 +16,7 @@ export type {
   StatsOptions,
 } from './types';
 export { customCheck, DEFAULT_TIMEOUT_MS, postgresCheck, redisCheck } from './checks';
-export { createHealth, DEFAULT_MIN_INTERVAL_MS, PROCESS_HEALTH_KEY, processHealth, statusCodeOf } from './health';
+export { createHealth, DEFAULT_MIN_INTERVAL_MS, DEFAULT_REFRESH_INTERVAL_MS, PROCESS_HEALTH_KEY, processHealth, statusCodeOf } from './health';
 export {
   DEFAULT_LIVE_PATHS,
   DEFAULT_READY_PATHS,

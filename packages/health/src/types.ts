@@ -93,10 +93,11 @@ export interface HealthOptions {
    */
   timeoutMs?: number;
   /**
-   * Also runs the checks in the background every this many milliseconds (0 = only when asked), so the
-   * `health_check_status` metric stays fresh when nothing polls `/health`. The timer never keeps the process alive.
+   * Also runs the checks in the background every this many milliseconds, so the `health_check_status` metric
+   * tells the truth when nothing polls `/health` (an alert on a stale value would fire on, or miss, an outage).
+   * 0 runs them only when asked. Off when `metrics` is off. The timer never keeps the process alive.
    * Environment: VIGIL_HEALTH_REFRESH_INTERVAL_MS.
-   * @default 0
+   * @default 15000
    */
   refreshIntervalMs?: number;
   /**

@@ -108,6 +108,7 @@ describe('createHealth over node:http', () => {
     let calls = 0;
     const health = createHealth({
       minIntervalMs: 400,
+      refreshIntervalMs: 0,
       checks: {
         slow: async () => {
           calls++;
@@ -135,6 +136,7 @@ describe('createHealth over node:http', () => {
     let calls = 0;
     const health = await withEnv({ VIGIL_HEALTH_MIN_INTERVAL_MS: '60000', VIGIL_HEALTH_TIMEOUT_MS: '120' }, () =>
       createHealth({
+        refreshIntervalMs: 0,
         checks: {
           hang: () => {
             calls++;
@@ -154,6 +156,7 @@ describe('createHealth over node:http', () => {
   it('answers liveness 200 without running any check, while readiness is 503', async () => {
     let calls = 0;
     const health = createHealth({
+      refreshIntervalMs: 0,
       checks: {
         broken: async () => {
           calls++;
@@ -204,6 +207,7 @@ describe('createHealth over node:http', () => {
   it('reports no checks as healthy, and a value that is not a check as unhealthy, without throwing', async () => {
     expect((await createHealth().run()).status).to.equal('healthy');
     const health = createHealth({ checks: { typo: 'postgres' as never } });
+    cleanups.push(() => health.close());
     const r = await health.run();
     expect(r.status).to.equal('unhealthy');
     expect(r.checks.typo!.healthy).to.equal(false);
@@ -214,7 +218,8 @@ describe('createHealth over node:http', () => {
     const s = await httpServer(healthRequestHandler());
     cleanups.push(() => s.close());
     const app = createHealth({ checks: { database: postgresCheck(pool) } });
-    createHealth({ register: false, checks: { other: async () => false } });
+    const other = createHealth({ register: false, checks: { other: async () => false } });
+    cleanups.push(() => other.close());
     expect(JSON.parse((await request(s.port, '/health')).text).checks).to.deep.equal({ database: { healthy: true, message: 'Database is accessible' } });
     app.close();
     const none = await request(s.port, '/health');
@@ -234,5 +239,17 @@ describe('createHealth over node:http', () => {
     const stopped = calls;
     await sleep(250);
     expect(calls).to.equal(stopped);
+
+    // From the environment; and never without the metric it exists for.
+    let envCalls = 0;
+    let quietCalls = 0;
+    const [fromEnv, quiet] = await withEnv({ VIGIL_HEALTH_REFRESH_INTERVAL_MS: '100' }, () => [
+      createHealth({ minIntervalMs: 0, checks: { tick: async () => (envCalls++, true) } }),
+      createHealth({ minIntervalMs: 0, metrics: false, checks: { tick: async () => (quietCalls++, true) } }),
+    ]);
+    cleanups.push(() => fromEnv.close(), () => quiet.close());
+    await sleep(450);
+    expect(envCalls).to.be.at.least(2);
+    expect(quietCalls).to.equal(0);
   });
 });

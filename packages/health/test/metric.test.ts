@@ -11,6 +11,7 @@ describe('health_check_status metric', () => {
     const health = createHealth({
       meterProvider: m.meterProvider,
       minIntervalMs: 0,
+      refreshIntervalMs: 0,
       checks: {
         database: async () => (calls++, true),
         ai_services: async () => upstream,
