@@ -34,9 +34,14 @@ export class RateLimitedQueue {
     this.maxCount = limits.reduce((m, l) => Math.max(m, l.count), 1);
   }
 
-  /** Messages waiting plus the one being sent. */
+  /** Messages waiting for their turn (the catalog's alert_relay_queue_depth). */
   get depth(): number {
-    return this.jobs.length + this.active;
+    return this.jobs.length;
+  }
+
+  /** True while a message is being sent. */
+  get busy(): boolean {
+    return this.active > 0;
   }
 
   /**

@@ -135,7 +135,7 @@ class RelayImpl implements Relay {
 
   private health(req: IncomingMessage, res: ServerResponse): void {
     if (!isGet(req)) return methodNotAllowed(res, 'GET, HEAD');
-    const targets = Object.fromEntries([...this.targets.values()].map((t) => [t.config.name, { type: t.config.type, queue_depth: t.queue.depth }]));
+    const targets = Object.fromEntries([...this.targets.values()].map((t) => [t.config.name, { type: t.config.type, queue_depth: t.queue.depth, sending: t.queue.busy }]));
     send(res, this.stopping ? 503 : 200, { status: this.stopping ? 'stopping' : 'ok', targets }, req.method === 'HEAD');
   }
 

@@ -91,7 +91,7 @@ const WORDS: Record<TemplateLanguage, Words> = {
     firingSection: '告警中',
     resolvedSection: '已恢复',
     alertmanager: 'Alertmanager',
-    omitted: (n) => `…另有 ${n} 条告警未显示，请在 Alertmanager 中查看`,
+    omitted: (n) => (n > 0 ? `…另有 ${n} 条告警未显示，请在 Alertmanager 中查看` : '…内容过长已截断，请在 Alertmanager 中查看'),
     truncated: (n) => `Alertmanager 已截断 ${n} 条告警（max_alerts）`,
   },
   en: {
@@ -108,7 +108,7 @@ const WORDS: Record<TemplateLanguage, Words> = {
     firingSection: 'Firing',
     resolvedSection: 'Resolved',
     alertmanager: 'Alertmanager',
-    omitted: (n) => `…${n} more alert${n === 1 ? '' : 's'} not shown, see Alertmanager`,
+    omitted: (n) => (n > 0 ? `…${n} more alert${n === 1 ? '' : 's'} not shown, see Alertmanager` : '…truncated, see Alertmanager'),
     truncated: (n) => `Alertmanager truncated ${n} alert${n === 1 ? '' : 's'} (max_alerts)`,
   },
 };

@@ -44,7 +44,10 @@ export interface AuthConfigInput {
 
 /** HTTP basic credentials. */
 export interface BasicAuthInput {
-  /** User name. Required when `basic` is set. */
+  /**
+   * User name.
+   * @default none (required when `basic` is set)
+   */
   username: string;
   /** Password. @default undefined */
   password?: string;
@@ -56,21 +59,30 @@ export interface BasicAuthInput {
 
 /** One rate limit: at most `count` messages in any window of `per`. */
 export interface RateLimitInput {
-  /** Messages allowed in one window. */
+  /**
+   * Messages allowed in one window.
+   * @default none (required)
+   */
   count: number;
-  /** Window length, e.g. `1m`. */
+  /**
+   * Window length, e.g. `1m`.
+   * @default none (required)
+   */
   per: DurationString;
 }
 
 /** One chat robot the relay posts to. */
 export interface TargetConfigInput {
-  /** The kind of chat service. Required. */
+  /**
+   * The kind of chat service.
+   * @default none (required)
+   */
   type: TargetType;
   /**
    * The robot's webhook URL. It carries the robot's credential
    * (DingTalk `access_token`, WeCom `key`, Feishu hook id), so prefer
    * `url_file` or `url_env`.
-   * Required (one of `url`, `url_file`, `url_env`).
+   * @default none (one of `url`, `url_file`, `url_env` is required)
    */
   url?: string;
   /** File holding the webhook URL. @default undefined */
@@ -132,7 +144,10 @@ export interface TargetConfigInput {
 
 /** One webhook endpoint: `POST /alerts/<route name>` posts to these targets. */
 export interface RouteConfigInput {
-  /** Names of targets (keys of `targets`) every notification of this route goes to. Required, at least one. */
+  /**
+   * Names of targets (keys of `targets`) every notification of this route goes to.
+   * @default none (required, at least one)
+   */
   targets: string[];
 }
 
@@ -180,9 +195,15 @@ export interface RelayConfigInput {
   language?: TemplateLanguage;
   /** Lowest log level written. @default "info" */
   log_level?: 'debug' | 'info' | 'warn' | 'error';
-  /** Webhook endpoints by name. Required, at least one. */
+  /**
+   * Webhook endpoints by name: `POST /alerts/<name>` (`POST /alerts` is the route named `default`).
+   * @default none (required, at least one)
+   */
   routes: Record<string, RouteConfigInput>;
-  /** Chat robots by name. Required, at least one. */
+  /**
+   * Chat robots by name.
+   * @default none (required, at least one)
+   */
   targets: Record<string, TargetConfigInput>;
 }
 
@@ -190,7 +211,9 @@ export interface RelayConfigInput {
 export interface LogRecord {
   /** ISO time. */
   time: string;
+  /** Severity. */
   level: 'debug' | 'info' | 'warn' | 'error';
+  /** What happened; the other fields give the details. */
   msg: string;
   [field: string]: unknown;
 }
@@ -210,7 +233,9 @@ export interface RelayOptions {
 
 /** Where a started relay listens. */
 export interface RelayAddress {
+  /** The address the server is bound to. */
   host: string;
+  /** The port (the one picked when `listen` asked for port 0). */
   port: number;
   /** `http://host:port` */
   url: string;

@@ -122,7 +122,7 @@ describe('alert-relay HTTP endpoint', () => {
   it('serves /health as JSON', async () => {
     const res = await fetch(`${r.url}/health`);
     expect(res.status).to.equal(200);
-    expect(await res.json()).to.deep.equal({ status: 'ok', targets: { ding: { type: 'dingtalk', queue_depth: 0 } } });
+    expect(await res.json()).to.deep.equal({ status: 'ok', targets: { ding: { type: 'dingtalk', queue_depth: 0, sending: false } } });
   });
 
   it('serves its metrics in the Prometheus text format, which promtool accepts', async () => {
