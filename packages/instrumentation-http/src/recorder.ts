@@ -1,0 +1,343 @@
+// The per-request path: two diagnostics_channel subscribers and a socket
+// 'close' listener record the three HTTP metrics into lean accumulators.
+//
+// Per request it allocates nothing of its own once the label set is known:
+// the request state comes from a pool, label values are interned strings from
+// fixed tables or route templates computed once, the label arrays are reused
+// scratch arrays, and the series are found through the registry's Map tree.
+// Node itself allocates the channel messages (only while someone subscribes).
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { performance } from 'node:perf_hooks';
+import { safeExecuteInTheMiddle } from '@opentelemetry/instrumentation';
+import {
+  httpConcurrentConnections,
+  httpRequestDurationSeconds,
+  httpRequestsTotal,
+  logOnce,
+  type LeanHistogramFamily,
+  type LeanRegistry,
+  type LeanValueFamily,
+  type ValueSeries,
+} from '@vigil/catalog';
+import { koaRoute } from './koa';
+import { FASTIFY_INIT_CHANNEL, onFastifyInit } from './fastify';
+import {
+  Framework,
+  INTERNAL_SERVER,
+  kConn,
+  kFastifyServer,
+  kServerKind,
+  kState,
+  MAX_ENDPOINT_LENGTH,
+  RequestState,
+  ServerKind,
+  stateOf,
+  type IncomingMessage,
+  type RequestSink,
+  type Server,
+  type ServerResponse,
+  type Socket,
+} from './internal-types';
+import { ABORTED_STATUS, methodLabel, statusLabel, UNMATCHED_ENDPOINT } from './normalise';
+import type { Settings } from './settings';
+import { PACKAGE_NAME, PACKAGE_VERSION } from './version';
+
+export const REQUEST_START_CHANNEL = 'http.server.request.start';
+export const RESPONSE_FINISH_CHANNEL = 'http.server.response.finish';
+
+/** user_role when no user is on the request. */
+export const ANONYMOUS_ROLE = 'anonymous';
+/** user_role for a user without a usable role (the seed's getattr(user, 'role', 'user')). */
+export const USER_ROLE = 'user';
+const MAX_ROLE_LENGTH = 32;
+const POOL_MAX = 1024;
+
+interface ServerMessage {
+  request: IncomingMessage;
+  response: ServerResponse;
+  socket: Socket;
+  server: Server;
+}
+
+type Marked<T> = T & { [k: symbol]: unknown };
+
+/** Process-wide: only one recorder counts requests, or every request would count twice. */
+const ACTIVE = Symbol.for('vigil.http.active-recorder');
+const globals = globalThis as { [ACTIVE]?: HttpRecorder };
+
+function serverKind(server: Server | undefined): ServerKind {
+  if (server == null) return ServerKind.Plain;
+  const s = server as Marked<Server>;
+  let kind = s[kServerKind] as ServerKind | undefined;
+  if (kind === undefined) {
+    kind = s[INTERNAL_SERVER] === true ? ServerKind.Ignored : s[kFastifyServer] === true ? ServerKind.Fastify : ServerKind.Plain;
+    // Fastify marks its server when the app is created, before it listens; the
+    // kind is fixed at the first request.
+    s[kServerKind] = kind;
+  }
+  return kind;
+}
+
+/** The socket 'close' listener (one per connection): whatever is still in flight was aborted. */
+function onSocketClose(this: Socket): void {
+  const sock = this as Marked<Socket>;
+  let st = sock[kConn] as RequestState | null | undefined;
+  sock[kConn] = null;
+  while (st != null) {
+    const next = st.next;
+    st.next = null;
+    st.sink?.aborted(st);
+    st = next;
+  }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message.slice(0, 200) : String(err).slice(0, 200);
+}
+
+export class HttpRecorder implements RequestSink {
+  private settings: Settings;
+  private readonly requests: LeanValueFamily;
+  private readonly duration: LeanHistogramFamily;
+  private readonly inflight: ValueSeries;
+  private readonly l4: string[] = ['', '', '', ''];
+  private readonly l2: string[] = ['', ''];
+  private readonly pool: RequestState[] = [];
+  /** Requests this recorder has in flight. */
+  private live = 0;
+  private startOn = false;
+  private finishOn = false;
+  private fastifyOn = false;
+  // User hooks run through safeExecuteInTheMiddle with closures made once here;
+  // the request they look at is passed through these fields.
+  private hookReq: IncomingMessage | null = null;
+  private hookRes: ServerResponse | null = null;
+  private hookHolder: object | undefined = undefined;
+  private readonly runRoute = () => this.settings.routeResolver!(this.hookReq!, this.hookRes!);
+  private readonly runRole = () => this.settings.userRoleResolver!(this.hookReq!, this.hookRes!, this.hookHolder);
+  private readonly routeFailed = (err: Error | undefined) => {
+    if (err) logOnce('http:routeResolver:threw', 'warn', `routeResolver threw (${errorText(err)}); using the framework route or the normalised path instead`);
+  };
+  private readonly roleFailed = (err: Error | undefined) => {
+    if (err) logOnce('http:userRoleResolver:threw', 'warn', `userRoleResolver threw (${errorText(err)}); counting the request as "${ANONYMOUS_ROLE}"`);
+  };
+
+  constructor(settings: Settings, registry: LeanRegistry) {
+    this.settings = settings;
+    const scope = { name: PACKAGE_NAME, version: PACKAGE_VERSION };
+    this.requests = registry.values(httpRequestsTotal, scope);
+    this.duration = registry.histogram(httpRequestDurationSeconds, scope);
+    this.inflight = registry.values(httpConcurrentConnections, scope).get([]);
+  }
+
+  /** Replaces the settings (setConfig); requests in flight finish under the new ones. */
+  configure(settings: Settings): void {
+    this.settings = settings;
+  }
+
+  /** Requests this recorder has in flight now. */
+  get inFlight(): number {
+    return this.live;
+  }
+
+  /** Starts counting. Returns false when another recorder in this process already counts. */
+  subscribe(): boolean {
+    const other = globals[ACTIVE];
+    if (other !== undefined && other !== this) {
+      logOnce(
+        'http:second-instrumentation',
+        'warn',
+        'a second HttpServerInstrumentation was enabled while another one is active; it stays idle so that requests are not counted twice',
+      );
+      return false;
+    }
+    globals[ACTIVE] = this;
+    if (!this.finishOn) {
+      subscribe(RESPONSE_FINISH_CHANNEL, this.onFinish);
+      this.finishOn = true;
+    }
+    if (!this.startOn) {
+      subscribe(REQUEST_START_CHANNEL, this.onStart);
+      this.startOn = true;
+    }
+    if (!this.fastifyOn) {
+      subscribe(FASTIFY_INIT_CHANNEL, onFastifyInit);
+      this.fastifyOn = true;
+    }
+    return true;
+  }
+
+  /** Stops counting new requests; those in flight are still recorded when they end. */
+  unsubscribe(): void {
+    if (this.startOn) {
+      unsubscribe(REQUEST_START_CHANNEL, this.onStart);
+      this.startOn = false;
+    }
+    if (this.fastifyOn) {
+      unsubscribe(FASTIFY_INIT_CHANNEL, onFastifyInit);
+      this.fastifyOn = false;
+    }
+    if (globals[ACTIVE] === this) delete globals[ACTIVE];
+    this.maybeStopFinish();
+  }
+
+  private maybeStopFinish(): void {
+    if (this.finishOn && !this.startOn && this.live === 0) {
+      unsubscribe(RESPONSE_FINISH_CHANNEL, this.onFinish);
+      this.finishOn = false;
+    }
+  }
+
+  private readonly onStart = (message: unknown): void => {
+    try {
+      const { request: req, socket, server } = message as ServerMessage;
+      const kind = serverKind(server);
+      if (kind === ServerKind.Ignored) return;
+      const url = req.url;
+      if (this.settings.ignore.matches(url)) return;
+      const st = this.pool.pop() ?? new RequestState();
+      st.req = req;
+      st.res = (message as ServerMessage).response;
+      st.sink = this;
+      st.start = performance.now();
+      st.method = methodLabel(req.method);
+      st.framework = kind === ServerKind.Fastify ? Framework.Fastify : Framework.None;
+      (req as Marked<IncomingMessage>)[kState] = st;
+      if (socket != null) {
+        st.socket = socket;
+        const sock = socket as Marked<Socket>;
+        const head = sock[kConn] as RequestState | null | undefined;
+        if (head === undefined) {
+          sock[kConn] = st;
+          socket.on('close', onSocketClose);
+        } else if (head === null) {
+          sock[kConn] = st;
+        } else {
+          let tail = head;
+          while (tail.next !== null) tail = tail.next;
+          tail.next = st;
+        }
+      }
+      this.live++;
+      this.inflight.value++;
+    } catch (err) {
+      logOnce('http:start', 'warn', `HTTP instrumentation failed at a request start (${errorText(err)}); that request is not counted`);
+    }
+  };
+
+  private readonly onFinish = (message: unknown): void => {
+    try {
+      const { request: req, response: res } = message as ServerMessage;
+      const st = stateOf(req);
+      if (st === undefined || st.sink !== this) return;
+      // unlink from the socket's list of requests in flight
+      const socket = st.socket;
+      if (socket !== null) {
+        const sock = socket as Marked<Socket>;
+        const head = sock[kConn] as RequestState | null | undefined;
+        if (head === st) sock[kConn] = st.next;
+        else if (head != null) {
+          let p = head;
+          while (p.next !== null && p.next !== st) p = p.next;
+          if (p.next === st) p.next = st.next;
+        }
+      }
+      this.record(st, statusLabel(res.statusCode));
+    } catch (err) {
+      logOnce('http:finish', 'warn', `HTTP instrumentation failed at a response finish (${errorText(err)})`);
+    }
+  };
+
+  aborted(st: RequestState): void {
+    try {
+      if (st.sink !== this || st.req === null) return;
+      this.record(st, ABORTED_STATUS);
+    } catch (err) {
+      logOnce('http:abort', 'warn', `HTTP instrumentation failed recording an aborted request (${errorText(err)})`);
+    }
+  }
+
+  private record(st: RequestState, status: string): void {
+    const seconds = (performance.now() - st.start) / 1000;
+    this.live--;
+    this.inflight.value--;
+    try {
+      const endpoint = this.endpointOf(st);
+      const role = this.roleOf(st);
+      const l4 = this.l4;
+      l4[0] = st.method;
+      l4[1] = endpoint;
+      l4[2] = status;
+      l4[3] = role;
+      this.requests.get(l4).value++;
+      const l2 = this.l2;
+      l2[0] = st.method;
+      l2[1] = endpoint;
+      this.duration.get(l2).record(seconds);
+    } finally {
+      this.release(st);
+    }
+  }
+
+  private release(st: RequestState): void {
+    const req = st.req as Marked<IncomingMessage> | null;
+    if (req !== null && req[kState] === st) req[kState] = undefined;
+    st.reset();
+    if (this.pool.length < POOL_MAX) this.pool.push(st);
+    if (!this.startOn) this.maybeStopFinish();
+  }
+
+  private endpointOf(st: RequestState): string {
+    const s = this.settings;
+    if (s.routeResolver !== undefined) {
+      const custom = this.customRoute(st);
+      if (custom !== undefined) return s.prefixer.active ? s.prefixer.apply(custom) : custom;
+    }
+    let route = st.route;
+    if (route === undefined && st.framework === Framework.Koa) route = koaRoute(st.holder);
+    if (route !== undefined) return s.prefixer.active ? s.prefixer.apply(route) : route;
+    if (st.framework !== Framework.None) return UNMATCHED_ENDPOINT;
+    return s.normaliser.normalise(st.req!.url);
+  }
+
+  private customRoute(st: RequestState): string | undefined {
+    this.hookReq = st.req;
+    this.hookRes = st.res;
+    const r: unknown = safeExecuteInTheMiddle(this.runRoute, this.routeFailed, true);
+    this.hookReq = this.hookRes = null;
+    if (typeof r !== 'string' || r.length === 0) return undefined;
+    return r.length > MAX_ENDPOINT_LENGTH ? r.slice(0, MAX_ENDPOINT_LENGTH) : r;
+  }
+
+  private roleOf(st: RequestState): string {
+    if (this.settings.userRoleResolver !== undefined) return this.customRole(st);
+    let user = (st.req as { user?: unknown }).user;
+    if (user == null && st.holder !== undefined) {
+      user =
+        st.framework === Framework.Koa
+          ? (st.holder as { state?: { user?: unknown } }).state?.user
+          : (st.holder as { user?: unknown }).user;
+    }
+    if (user == null || user === false) return ANONYMOUS_ROLE;
+    if (typeof user !== 'object') return USER_ROLE;
+    const role = (user as { role?: unknown }).role;
+    if (typeof role === 'string' && role.length > 0 && role.length <= MAX_ROLE_LENGTH) return role;
+    return USER_ROLE;
+  }
+
+  private customRole(st: RequestState): string {
+    this.hookReq = st.req;
+    this.hookRes = st.res;
+    this.hookHolder = st.holder;
+    const r: unknown = safeExecuteInTheMiddle(this.runRole, this.roleFailed, true);
+    this.hookReq = this.hookRes = null;
+    this.hookHolder = undefined;
+    if (typeof r === 'string' && r.length > 0) return r.length > MAX_ROLE_LENGTH ? r.slice(0, MAX_ROLE_LENGTH) : r;
+    // undefined means "no user"; anything else that is not a role name is a bug worth one line
+    if (r !== undefined) {
+      const shown = typeof r === 'string' ? 'an empty string' : r === null ? 'null' : typeof r;
+      logOnce('http:userRoleResolver:junk', 'warn', `userRoleResolver returned ${shown}, not a role name; counting such requests as "${ANONYMOUS_ROLE}"`);
+    }
+    return ANONYMOUS_ROLE;
+  }
+}
