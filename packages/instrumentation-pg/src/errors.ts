@@ -101,8 +101,14 @@ export function errorType(err: unknown): string {
     if (state !== undefined) return CONDITIONS.get(state) ?? CLASSES.get(state.slice(0, 2))!;
     if (err === null || typeof err !== 'object') return OTHER_ERROR;
     const { code, syscall, message } = err as { code?: unknown; syscall?: unknown; message?: unknown };
-    // Node's system errors: ECONNREFUSED, ECONNRESET, ETIMEDOUT, ENOTFOUND, EAI_AGAIN, EPIPE, ...
-    if (typeof syscall === 'string' || (typeof code === 'string' && /^E[A-Z_]{2,}$/.test(code))) return CONNECTION_ERROR;
+    // Node's system errors (ECONNREFUSED, ECONNRESET, ETIMEDOUT, ENOTFOUND, EAI_AGAIN, EPIPE, ...)
+    // and its socket / stream / TLS errors (ERR_SOCKET_CLOSED, ERR_STREAM_DESTROYED, ERR_TLS_...).
+    if (typeof syscall === 'string') return CONNECTION_ERROR;
+    if (typeof code === 'string') {
+      if (code.startsWith('ERR_')) {
+        if (/^ERR_(SOCKET|STREAM|TLS|SSL)_/.test(code)) return CONNECTION_ERROR;
+      } else if (/^E[A-Z_]{2,}$/.test(code)) return CONNECTION_ERROR;
+    }
     if (typeof message === 'string') {
       if (message.startsWith('Query read timeout')) return QUERY_TIMEOUT;
       for (const m of CONNECTION_MESSAGES) if (message.startsWith(m)) return CONNECTION_ERROR;

@@ -28,10 +28,15 @@
 // form of connect(), and every pool connect, go through it), again without
 // touching what the app gets back.
 //
-// Pools: pg-pool's Pool.prototype.connect (pool.query goes through it) adds
-// the pool to a set of live pools held by WeakRef; Pool.prototype.end removes
-// it. Observable gauges read them at collection time: size = options.max,
-// usage = totalCount - idleCount (clients checked out), waiting = waitingCount.
+// Pools: pg-pool's Pool.prototype.newClient (every pool calls it to open its
+// first client) adds the pool to a set of live pools held by WeakRef; a pool
+// that ended (or was collected) leaves at the next read. Observable gauges read
+// them at collection time: size = options.max, usage = totalCount - idleCount
+// (clients checked out), waiting = waitingCount.
+//
+// Next to the upstream @opentelemetry/instrumentation-pg (traces): it wraps
+// Client.prototype.query/connect and Pool.prototype.connect/end; vigil wraps
+// none of those, so neither removes the other's patches.
 import type { BatchObservableCallback, Meter, Observable } from '@opentelemetry/api';
 import {
   InstrumentationBase,
@@ -123,13 +128,12 @@ function moduleExports<T>(mod: unknown): T {
   return (m && m[Symbol.toStringTag] === 'Module' && m.default ? m.default : m) as T;
 }
 
-/** The class whose prototype owns pg.Pool's connect (pg-pool's Pool). */
+/** The class whose prototype owns pg.Pool's newClient / connect (pg-pool's Pool). */
 function poolClassOf(pg: PgModule | undefined): { prototype: PoolPrototype } | undefined {
   let proto: object | null | undefined = pg?.Pool?.prototype;
   for (let i = 0; proto && i < 8; i++, proto = Object.getPrototypeOf(proto)) {
-    if (Object.prototype.hasOwnProperty.call(proto, 'connect') && Object.prototype.hasOwnProperty.call(proto, 'end')) {
-      return { prototype: proto as PoolPrototype };
-    }
+    const own = (name: string) => Object.prototype.hasOwnProperty.call(proto, name);
+    if (own('newClient') || own('connect')) return { prototype: proto as PoolPrototype };
   }
   return undefined;
 }
@@ -320,32 +324,32 @@ export class PgInstrumentation extends InstrumentationBase<PgInstrumentationConf
     if (proto && isWrapped(proto._connect)) this._unwrap(proto, '_connect');
   }
 
+  /**
+   * Pools are seen through Pool.prototype.newClient, which every pool calls to open its first
+   * client (before any caller can wait). Not through connect/end: the upstream
+   * @opentelemetry/instrumentation-pg wraps those with shimmer, which unwraps whatever wrapper
+   * it finds first, so the two would remove each other's patches. A pool that ended is
+   * dropped when the gauges are read. pg-pool versions without newClient fall back to connect.
+   */
   private _patchPool(Pool: { prototype: PoolPrototype } | undefined): void {
     const proto = Pool?.prototype;
-    if (!proto || typeof proto.connect !== 'function' || typeof proto.end !== 'function') return;
+    if (!proto) return;
+    const method = typeof proto.newClient === 'function' ? 'newClient' : typeof proto.connect === 'function' ? 'connect' : undefined;
+    if (!method) return;
     const inst = this;
-    this._wrap(proto, 'connect', (original) =>
-      function connect(this: PoolLike) {
+    this._wrap(proto, method, (original) =>
+      function (this: PoolLike) {
         inst._trackPool(this);
         return (original as Function).apply(this, arguments);
       } as PoolPrototype['connect'],
-    );
-    this._wrap(proto, 'end', (original) =>
-      function end(this: PoolLike) {
-        try {
-          return (original as Function).apply(this, arguments);
-        } finally {
-          inst._untrackPool(this);
-        }
-      } as PoolPrototype['end'],
     );
   }
 
   private _unpatchPool(Pool: { prototype: PoolPrototype } | undefined): void {
     const proto = Pool?.prototype;
     if (!proto) return;
+    if (isWrapped(proto.newClient)) this._unwrap(proto, 'newClient');
     if (isWrapped(proto.connect)) this._unwrap(proto, 'connect');
-    if (isWrapped(proto.end)) this._unwrap(proto, 'end');
   }
 
   // ---------------------------------------------------------------- recording
@@ -407,14 +411,6 @@ export class PgInstrumentation extends InstrumentationBase<PgInstrumentationConf
       pools.add(pool, this._poolName(info));
     } catch (e) {
       this._internalError('tracking a pool', e);
-    }
-  }
-
-  private _untrackPool(pool: PoolLike): void {
-    try {
-      if (pool.ending) this._pools.remove(pool);
-    } catch (e) {
-      this._internalError('untracking a pool', e);
     }
   }
 

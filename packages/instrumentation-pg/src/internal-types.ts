@@ -38,7 +38,7 @@ export interface PoolLike {
 
 export interface PoolPrototype {
   connect(...args: unknown[]): unknown;
-  end(...args: unknown[]): unknown;
+  newClient?(...args: unknown[]): unknown;
 }
 
 /** pg.defaults (the parts used to name pools). */

@@ -115,16 +115,6 @@ export class PoolSet {
     this.tracked.set(ref, { ref, name });
   }
 
-  /** Stops tracking a pool that ended. */
-  remove(pool: PoolLike): void {
-    for (const [ref, t] of this.tracked) {
-      if (ref.deref() === pool) {
-        this.tracked.delete(ref);
-        this.retire(t.name);
-      }
-    }
-  }
-
   private retire(name: string): void {
     if (this.retired.size < MAX_RETIRED_NAMES) this.retired.add(name);
   }
