@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { expect } from 'chai';
@@ -84,6 +84,7 @@ describe('alert-relay configuration', () => {
 
 describe('vigil-alert-relay command', () => {
   const dir = mkdtempSync(join(tmpdir(), 'relay-cli-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
 
   it('--check validates a file and names the failing field', () => {
     writeFileSync(join(dir, 'url'), 'https://oapi.dingtalk.com/robot/send?access_token=abc\n');

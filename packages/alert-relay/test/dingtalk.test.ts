@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -329,8 +329,12 @@ describe('alert-relay → DingTalk robot', () => {
     const dir = mkdtempSync(join(tmpdir(), 'relay-secrets-'));
     writeFileSync(join(dir, 'url'), `${ding.url}\n`);
     writeFileSync(join(dir, 'secret'), `${SECRET}\n`);
-    const r = await start({ url_env: undefined, secret_env: undefined, url_file: join(dir, 'url'), secret_file: join(dir, 'secret') });
-    expect((await post(`${r.url}/alerts/ops`, payload([{}]))).status).to.equal(200);
-    expect(ding.accepted).to.have.length(1);
+    try {
+      const r = await start({ url_env: undefined, secret_env: undefined, url_file: join(dir, 'url'), secret_file: join(dir, 'secret') });
+      expect((await post(`${r.url}/alerts/ops`, payload([{}]))).status).to.equal(200);
+      expect(ding.accepted).to.have.length(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
