@@ -84,11 +84,13 @@ class HealthImpl implements Health {
     if (this.inflight) return this.inflight;
     if (this.report && performance.now() - this.lastStart < this.minIntervalMs) return Promise.resolve(this.report);
     this.lastStart = performance.now();
-    const run = this.runChecks().then((report) => {
-      this.report = report;
-      this.inflight = undefined;
-      return report;
-    });
+    const run = this.runChecks()
+      .catch((): HealthReport => ({ status: 'unhealthy', timestamp: unixSeconds(), checks: {} }))
+      .then((report) => {
+        this.report = report;
+        this.inflight = undefined;
+        return report;
+      });
     this.inflight = run;
     return run;
   }
