@@ -1,4 +1,7 @@
-import type { RelayMetricEntry } from './metric-names';
+import type { RecordedEntry } from '@vigil/catalog/metrics';
+
+/** What the relay's exposition needs from a catalog entry. */
+type RelayMetricEntry<L extends string> = Pick<RecordedEntry<L>, 'name' | 'help' | 'type' | 'labels'>;
 
 /** Prometheus text exposition format 0.0.4. */
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';

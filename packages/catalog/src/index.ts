@@ -18,6 +18,7 @@ export {
   aiTasksTotal,
   alertRelayNotificationsTotal,
   alertRelayQueueDepth,
+  alertRelayRequestsTotal,
   apiAbuseDetected,
   apiAbuseDetectedTotal,
   applicationErrorsTotal,

@@ -1,5 +1,7 @@
 import type { DerivedEntry, RecordedEntry } from './types';
 
+export type { RecordedEntry } from './types';
+
 // Keeps label keys as literal types so instruments are checked by the compiler.
 function recorded<const L extends string>(e: Omit<RecordedEntry<L>, 'kind'>): RecordedEntry<L> {
   return Object.freeze({ kind: 'recorded', ...e });
@@ -578,6 +580,15 @@ export const alertRelayNotificationsTotal = recorded({
   unit: '',
   help: 'Chat messages the alert relay delivered or failed to deliver',
   labels: ['target', 'result', 'reason'],
+  seeds: VIGIL,
+});
+
+export const alertRelayRequestsTotal = recorded({
+  name: 'alert_relay_requests_total',
+  type: 'counter',
+  unit: '',
+  help: 'Alertmanager webhook requests the alert relay answered, by route and HTTP status code',
+  labels: ['route', 'code'],
   seeds: VIGIL,
 });
 
