@@ -119,5 +119,7 @@ export class RateLimitedQueue {
 }
 
 function margin(windowMs: number): number {
-  return Math.min(250, Math.ceil(windowMs * 0.02));
+  // At least 100 ms: the first message of a window may take longer to arrive (a new
+  // connection) than the one that would open the next, and the service counts arrivals.
+  return Math.min(250, Math.max(100, Math.ceil(windowMs * 0.02)));
 }
