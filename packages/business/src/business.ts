@@ -73,7 +73,7 @@ export class BusinessMetrics {
       salt: stringSetting('VIGIL_USER_ID_SALT', options.userIdSalt, ''),
       refreshMs: numberSetting('VIGIL_USERS_REFRESH_SECONDS', options.usersRefreshSeconds, 15, { min: 0.05 }) * 1000,
       flushMs: numberSetting('VIGIL_USERS_FLUSH_MS', options.usersFlushMs, 1000, { min: 10 }),
-      timeoutMs: numberSetting('VIGIL_REDIS_TIMEOUT_MS', options.redisTimeoutMs, 2000, { min: 10 }),
+      timeoutMs: numberSetting('VIGIL_USERS_REDIS_TIMEOUT_MS', options.redisTimeoutMs, 2000, { min: 10 }),
     });
     this.removeSystemInfo = options.systemInfo === false ? undefined : registerSystemInfo(meter, systemInfoLabels(options.serviceName, options.serviceVersion));
   }

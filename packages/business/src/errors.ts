@@ -14,10 +14,10 @@ export class Errors {
   private readonly errors: Counter<AttributesOf<typeof applicationErrorsTotal>>;
   private readonly payments: Counter<AttributesOf<typeof paymentFailuresTotal>>;
   private readonly uploads: Counter<AttributesOf<typeof fileUploadFailuresTotal>>;
-  private readonly types = new BoundedValues('application_errors_total error_type', 200);
-  private readonly components = new BoundedValues('application_errors_total component', 100);
-  private readonly paymentReasons = new BoundedValues('payment_failures_total reason', 50);
-  private readonly uploadReasons = new BoundedValues('file_upload_failures_total reason', 50);
+  private readonly types = new BoundedValues(`${applicationErrorsTotal.name} error_type`, 200);
+  private readonly components = new BoundedValues(`${applicationErrorsTotal.name} component`, 100);
+  private readonly paymentReasons = new BoundedValues(`${paymentFailuresTotal.name} reason`, 50);
+  private readonly uploadReasons = new BoundedValues(`${fileUploadFailuresTotal.name} reason`, 50);
 
   constructor(meter: Shared['meter']) {
     this.errors = createCounter(meter, applicationErrorsTotal);

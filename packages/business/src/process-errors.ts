@@ -56,6 +56,16 @@ export function rejectionError(reason: unknown): unknown {
 }
 
 /**
+ * The 'unhandledRejection' listeners of every vigil capture in the process (shared through globalThis, so
+ * two captures, or two copies of this package, never take each other for an application listener).
+ */
+const OURS_KEY = Symbol.for('vigil.process-error-listeners');
+function ours(): WeakSet<object> {
+  const g = globalThis as { [OURS_KEY]?: WeakSet<object> };
+  return (g[OURS_KEY] ??= new WeakSet());
+}
+
+/**
  * Installs the listeners; `record` gets the error (or a type name) of each uncaught exception and unhandled
  * rejection, once. Returns the function that removes them.
  */
@@ -73,7 +83,10 @@ export function installProcessErrorCapture(record: (error: unknown) => void): ()
   process.on('uncaughtExceptionMonitor', onUncaught);
 
   const onRejection = (reason: unknown) => count(rejectionError(reason));
-  const others = () => process.listeners('unhandledRejection').filter((l) => l !== onRejection).length;
+  const vigils = ours();
+  vigils.add(onRejection);
+  // The application's own listeners (not vigil's).
+  const others = () => process.listeners('unhandledRejection').filter((l) => !vigils.has(l)).length;
   const attach = () => {
     if (!process.listeners('unhandledRejection').includes(onRejection)) process.on('unhandledRejection', onRejection);
   };
@@ -82,10 +95,10 @@ export function installProcessErrorCapture(record: (error: unknown) => void): ()
   };
 
   const onNewListener = (event: string | symbol, listener: unknown) => {
-    if (event === 'unhandledRejection' && listener !== onRejection) attach();
+    if (event === 'unhandledRejection' && !vigils.has(listener as object)) attach();
   };
   const onRemoveListener = (event: string | symbol, listener: unknown) => {
-    if (event === 'unhandledRejection' && listener !== onRejection && others() === 0) detach();
+    if (event === 'unhandledRejection' && !vigils.has(listener as object) && others() === 0) detach();
   };
   let lastType: string | undefined;
   const onWarning = (w: Error) => {

@@ -22,10 +22,10 @@ export class Security {
   private readonly logins: Counter<AttributesOf<typeof loginFailuresTotal>>;
   private readonly abuse: Counter<AttributesOf<typeof apiAbuseDetectedTotal>>;
   private readonly suspicious: Counter<AttributesOf<typeof suspiciousAccessPatternsTotal>>;
-  private readonly eventTypes = new BoundedValues('security_events_total event_type', 50);
-  private readonly reasons = new BoundedValues('login_failures_total reason', 50);
-  private readonly rules = new BoundedValues('api_abuse_detected_total rule', 50);
-  private readonly patterns = new BoundedValues('suspicious_access_patterns_total pattern', 50);
+  private readonly eventTypes = new BoundedValues(`${securityEventsTotal.name} event_type`, 50);
+  private readonly reasons = new BoundedValues(`${loginFailuresTotal.name} reason`, 50);
+  private readonly rules = new BoundedValues(`${apiAbuseDetectedTotal.name} rule`, 50);
+  private readonly patterns = new BoundedValues(`${suspiciousAccessPatternsTotal.name} pattern`, 50);
 
   constructor(meter: Shared['meter']) {
     this.events = createCounter(meter, securityEventsTotal);

@@ -39,12 +39,12 @@ export interface BusinessMetricsOptions {
    */
   usersRefreshSeconds?: number;
   /**
-   * How often buffered user ids are sent to Redis, in milliseconds.
+   * How often buffered user ids are sent to Redis, in milliseconds. Env `VIGIL_USERS_FLUSH_MS`.
    * @default 1000
    */
   usersFlushMs?: number;
   /**
-   * Time limit of one Redis round (flush or refresh), in milliseconds.
+   * Time limit of one Redis round (flush or refresh), in milliseconds. Env `VIGIL_USERS_REDIS_TIMEOUT_MS`.
    * @default 2000
    */
   redisTimeoutMs?: number;

@@ -12,10 +12,10 @@ interface Run {
   metrics: string[];
 }
 
-function run(scenario: string, vigil: boolean, nodeArgs: string[] = [], env: Record<string, string> = {}): Run {
+function run(scenario: string, vigil: number, nodeArgs: string[] = [], env: Record<string, string> = {}): Run {
   const r = spawnSync(process.execPath, [...nodeArgs, CHILD], {
     encoding: 'utf8',
-    env: { ...process.env, ...env, SCENARIO: scenario, VIGIL: vigil ? '1' : '0' },
+    env: { ...process.env, ...env, SCENARIO: scenario, VIGIL: String(vigil) },
     timeout: 20_000,
   });
   const out = r.stdout.split('\n');
@@ -39,6 +39,8 @@ interface Case {
   env?: Record<string, string>;
   exit: number;
   errors: string[];
+  /** How many separate captures run in the child. @default 1 */
+  captures?: number;
 }
 
 const CASES: Case[] = [
@@ -56,14 +58,16 @@ const CASES: Case[] = [
   { title: '--unhandled-rejections=strict', scenario: 'rejection', nodeArgs: ['--unhandled-rejections=strict'], exit: 1, errors: counted('TypeError') },
   { title: '--unhandled-rejections=strict with an app listener', scenario: 'app-listener', nodeArgs: ['--unhandled-rejections=strict'], exit: 1, errors: counted('Error') },
   { title: '--unhandled-rejections=none (silent)', scenario: 'rejection', nodeArgs: ['--unhandled-rejections=none'], exit: 0, errors: counted('TypeError') },
+  { title: 'two captures, app listener removed again (crash as without vigil)', scenario: 'listener-removed', captures: 2, exit: 1, errors: counted('RangeError', 2) },
+  { title: 'two captures, app listener', scenario: 'app-listener', captures: 2, exit: 0, errors: counted('Error', 2) },
   { title: 'NODE_OPTIONS=--unhandled-rejections=warn', scenario: 'rejection-string', env: { NODE_OPTIONS: '--unhandled-rejections=warn' }, exit: 0, errors: counted('UnhandledPromiseRejection') },
 ];
 
 describe('business: captureProcessErrors in spawned processes', () => {
   for (const c of CASES) {
     it(`${c.title}: counted exactly as often as it happens, exit code, stderr and output unchanged`, () => {
-      const without = run(c.scenario, false, c.nodeArgs, c.env);
-      const withVigil = run(c.scenario, true, c.nodeArgs, c.env);
+      const without = run(c.scenario, 0, c.nodeArgs, c.env);
+      const withVigil = run(c.scenario, c.captures ?? 1, c.nodeArgs, c.env);
       expect(without.status, without.stderr).to.equal(c.exit);
       expect(withVigil.status, withVigil.stderr).to.equal(without.status);
       expect(withVigil.signal).to.equal(without.signal);

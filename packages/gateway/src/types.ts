@@ -48,12 +48,13 @@ export interface GatewayMetricsOptions {
   fetch?: typeof fetch;
   /**
    * Largest non-streamed JSON response read for its `usage`; larger bodies pass through without token counts.
+   * Env `VIGIL_GATEWAY_MAX_JSON_BYTES`.
    * @default 1048576 (1 MiB)
    */
   maxJsonBytes?: number;
   /**
    * How long to wait for the body of a non-2xx upstream answer (for its `error.message`) before the response
-   * is handed to the caller; after it the message is the status text.
+   * is handed to the caller; after it the message is the status text. Env `VIGIL_GATEWAY_ERROR_BODY_TIMEOUT_MS`.
    * @default 2000
    */
   errorBodyTimeoutMs?: number;
