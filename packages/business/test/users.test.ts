@@ -103,16 +103,18 @@ describe('business: users', () => {
       redis.disconnect();
     });
 
-    for (const client of ['ioredis', 'node-redis'] as const) {
+    for (const client of ['ioredis', 'node-redis', 'sendCommand'] as const) {
       it(`counts the fixed scenario through ${client}`, async () => {
         const prefix = `${runPrefix}${client}:`;
         let now = 0;
         let nodeRedis: ReturnType<typeof createClient> | undefined;
         let conn: object = redis;
-        if (client === 'node-redis') {
+        if (client !== 'ioredis') {
           nodeRedis = createClient({ url: redisUrl() });
           await nodeRedis.connect();
-          conn = nodeRedis;
+          const nr = nodeRedis;
+          // 'sendCommand': a client known only by node-redis' sendCommand(args[]).
+          conn = client === 'node-redis' ? nr : { sendCommand: (args: string[]) => nr.sendCommand(args) };
         }
         try {
           r = rig({ clock: () => now, redis: conn, redisKeyPrefix: prefix, usersRefreshSeconds: 3600, activeWindowSeconds: 300 });
@@ -179,8 +181,10 @@ describe('business: users', () => {
         await waitFor(() => out.every((o) => o.stdout.includes('COUNTS ')), 30_000);
         const counts = out.map((o) => JSON.parse(/COUNTS (.*)/.exec(o.stdout)![1]!) as { active: number; daily: number; monthly: number });
         expect(counts[0]).to.deep.equal(counts[1]);
+        // HyperLogLog's standard error is 0.81%; allow three of them. The estimate is deterministic for a
+        // given id set (ids are hashed without salt here): 9840 for these 10000 ids, a 1.6% under-count.
         for (const k of ['active', 'daily', 'monthly'] as const) {
-          expect(Math.abs(counts[0]![k] - 10_000) / 10_000, `${k}=${counts[0]![k]}`).to.be.below(0.02);
+          expect(Math.abs(counts[0]![k] - 10_000) / 10_000, `${k}=${counts[0]![k]}`).to.be.below(3 * 0.0081);
         }
       } finally {
         for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
