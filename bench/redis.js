@@ -1,0 +1,201 @@
+#!/usr/bin/env node
+// Redis overhead benchmark: GET/SET operations per second with and without
+// @vigil/instrumentation-redis, for ioredis and node-redis, one command at a time
+// (sequential awaits) and in pipelined batches.
+//
+// Every contender runs in its own child process (so one contender's JIT state,
+// garbage and patched prototypes never touch another's), the contenders take turns
+// round after round in a rotating order (so drift of the machine hits them alike),
+// and the table shows each contender's median and its ratio to the baseline of the
+// same client and mode, measured in the same run.
+//
+//   node bench/redis.js [--rounds 7] [--ms 1500] [--warmup-ms 400] [--batch 100] [--redis redis://127.0.0.1:6379]
+//
+// Needs a Redis server (default redis://127.0.0.1:6379, or REDIS_HOST / REDIS_PORT) and
+// the built packages (`tsc -b`). Keys are written under a unique `vigil:bench:<pid>:` prefix
+// and deleted afterwards.
+'use strict';
+const { spawn } = require('node:child_process');
+const path = require('node:path');
+
+const root = path.join(__dirname, '..');
+
+function arg(name, fallback) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : fallback;
+}
+
+const redisUrl = arg('redis', `redis://${process.env.REDIS_HOST ?? '127.0.0.1'}:${process.env.REDIS_PORT ?? 6379}`);
+
+// ---------------------------------------------------------------- child: one contender
+
+async function child(client, mode, variant, ms, warmupMs, batch) {
+  let metrics;
+  if (variant === 'vigil') {
+    // As @vigil/node wires it: the instrumentation is enabled before the client library is
+    // loaded, and a Prometheus reader collects vigil's lean registry and the OTel meters.
+    const { RedisInstrumentation } = require(path.join(root, 'packages/instrumentation-redis/build/src'));
+    const { registerInstrumentations } = require('@opentelemetry/instrumentation');
+    const { MeterProvider } = require('@opentelemetry/sdk-metrics');
+    const { PrometheusExporter, PrometheusSerializer } = require('@opentelemetry/exporter-prometheus');
+    const { leanRegistry } = require(path.join(root, 'packages/catalog/build/src'));
+    const exporter = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true, withoutTargetInfo: true, metricProducers: [leanRegistry()] });
+    const meterProvider = new MeterProvider({ readers: [exporter] });
+    registerInstrumentations({ instrumentations: [new RedisInstrumentation()], meterProvider });
+    metrics = async () => new PrometheusSerializer(undefined, false, undefined, true, true).serialize((await exporter.collect()).resourceMetrics);
+  }
+  const prefix = `vigil:bench:${process.pid}:`;
+  const keys = Array.from({ length: 64 }, (_, i) => `${prefix}${i}`);
+  let get, set, pipeline, close;
+  if (client === 'ioredis') {
+    const Redis = require('ioredis');
+    const r = new Redis(redisUrl);
+    get = (k) => r.get(k);
+    set = (k, v) => r.set(k, v);
+    pipeline = (n, i0) => {
+      const p = r.pipeline();
+      for (let i = 0; i < n; i += 2) {
+        const k = keys[(i0 + i) & 63];
+        p.set(k, 'value');
+        p.get(k);
+      }
+      return p.exec();
+    };
+    close = async () => {
+      await r.del(...keys);
+      await r.quit();
+    };
+  } else {
+    const { createClient } = require('redis');
+    const c = await createClient({ url: redisUrl }).connect();
+    get = (k) => c.get(k);
+    set = (k, v) => c.set(k, v);
+    pipeline = (n, i0) => {
+      const m = c.multi();
+      for (let i = 0; i < n; i += 2) {
+        const k = keys[(i0 + i) & 63];
+        m.set(k, 'value');
+        m.get(k);
+      }
+      return m.execAsPipeline();
+    };
+    close = async () => {
+      await c.del(keys);
+      await c.quit();
+    };
+  }
+  // One step = two commands (SET then GET of the same key), so half the commands are reads (all hits).
+  const step = mode === 'sequential'
+    ? async (i) => {
+      const k = keys[i & 63];
+      await set(k, 'value');
+      await get(k);
+      return 2;
+    }
+    : async (i) => {
+      await pipeline(batch, i);
+      return batch;
+    };
+  const run = async (duration) => {
+    let ops = 0;
+    let i = 0;
+    const start = performance.now();
+    let now = start;
+    while (now - start < duration) {
+      ops += await step(i++);
+      if ((i & 15) === 0 || mode !== 'sequential') now = performance.now();
+    }
+    return { ops, elapsed: performance.now() - start };
+  };
+  await run(warmupMs);
+  const { ops, elapsed } = await run(ms);
+  let checked;
+  if (metrics) {
+    // Honesty check: vigil counted what was done (warm-up included).
+    const text = await metrics();
+    const m = /^cache_operations_total\{operation="get",result="hit"\} (\d+)/m.exec(text);
+    checked = m ? Number(m[1]) : 0;
+    if (checked < ops / 2) throw new Error(`vigil counted ${checked} GET hits, fewer than the ${ops / 2} GETs measured`);
+  }
+  await close();
+  process.stdout.write(JSON.stringify({ opsPerSec: (ops / elapsed) * 1000, ops, checked }) + '\n');
+}
+
+// ---------------------------------------------------------------- parent: rounds and table
+
+function runChild(contender, opts) {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [__filename, '--child', contender.client, contender.mode, contender.variant, String(opts.ms), String(opts.warmupMs), String(opts.batch), '--redis', redisUrl], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    p.stdout.on('data', (c) => (out += c));
+    p.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`${contender.client} ${contender.mode} ${contender.variant} exited with ${code}`));
+      try {
+        resolve(JSON.parse(out.trim().split('\n').pop()));
+      } catch (e) {
+        reject(new Error(`bad child output: ${out}`));
+      }
+    });
+  });
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+async function main() {
+  const opts = {
+    rounds: Number(arg('rounds', 7)),
+    ms: Number(arg('ms', 1500)),
+    warmupMs: Number(arg('warmup-ms', 400)),
+    batch: Number(arg('batch', 100)),
+  };
+  const contenders = [];
+  for (const client of ['ioredis', 'node-redis']) {
+    for (const mode of ['sequential', 'pipeline']) {
+      for (const variant of ['baseline', 'vigil']) contenders.push({ client, mode, variant, results: [] });
+    }
+  }
+  process.stderr.write(`redis bench: ${contenders.length} contenders x ${opts.rounds} rounds, ${opts.ms} ms each (after ${opts.warmupMs} ms warm-up), batch ${opts.batch}, ${redisUrl}\n`);
+  for (let round = 0; round < opts.rounds; round++) {
+    // Rotate the order each round so that no contender always runs first or last.
+    const order = contenders.map((_, i) => contenders[(i + round) % contenders.length]);
+    for (const c of order) {
+      const r = await runChild(c, opts);
+      c.results.push(r.opsPerSec);
+    }
+    process.stderr.write(`round ${round + 1}/${opts.rounds} done\n`);
+  }
+  const lines = [
+    `| client | mode | baseline ops/s (median) | with vigil ops/s (median) | vigil / baseline |`,
+    `|---|---|---:|---:|---:|`,
+  ];
+  for (let i = 0; i < contenders.length; i += 2) {
+    const base = contenders[i];
+    const vigil = contenders[i + 1];
+    const b = median(base.results);
+    const v = median(vigil.results);
+    const mode = base.mode === 'sequential' ? 'sequential awaits (SET, GET)' : `pipelines of ${opts.batch} (SET, GET pairs)`;
+    lines.push(`| ${base.client} | ${mode} | ${Math.round(b).toLocaleString('en-US')} | ${Math.round(v).toLocaleString('en-US')} | ${((v / b) * 100).toFixed(1)}% |`);
+  }
+  const raw = contenders.map((c) => `${c.client}/${c.mode}/${c.variant}: ${c.results.map((x) => Math.round(x)).join(', ')}`);
+  process.stdout.write(`${lines.join('\n')}\n\nNode ${process.version}, ${require('node:os').cpus().length} CPUs (${require('node:os').cpus()[0]?.model ?? 'unknown'}), rounds ${opts.rounds}, ${opts.ms} ms per run.\n\nPer-round ops/s:\n${raw.map((r) => `- ${r}`).join('\n')}\n`);
+}
+
+if (process.argv[2] === '--child') {
+  const [, , , client, mode, variant, ms, warmupMs, batch] = process.argv;
+  child(client, mode, variant, Number(ms), Number(warmupMs), Number(batch)).catch((err) => {
+    process.stderr.write(`${err.stack}\n`);
+    process.exit(1);
+  });
+} else {
+  main().catch((err) => {
+    process.stderr.write(`${err.stack}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,2 @@
+export { RedisInstrumentation } from './instrumentation';
+export type { RedisInstrumentationConfig } from './types';

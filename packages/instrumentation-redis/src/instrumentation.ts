@@ -1,0 +1,257 @@
+import type { BatchObservableResult, Meter, ObservableGauge } from '@opentelemetry/api';
+import {
+  InstrumentationBase,
+  InstrumentationNodeModuleDefinition,
+  InstrumentationNodeModuleFile,
+  isWrapped,
+} from '@opentelemetry/instrumentation';
+import {
+  booleanSetting,
+  cacheSizeBytes,
+  createObservableGauge,
+  leanRegistry,
+  listSetting,
+  logOnce,
+  numberSetting,
+  redisMemoryUsageRatio,
+} from '@vigil/catalog';
+import type {
+  IoClientClass,
+  IoModule,
+  IoPipeline,
+  NrClient,
+  NrClientInternals,
+  NrLinkedListModule,
+  NrModule,
+  NrQueueModule,
+} from './internal-types';
+import { wrapPipelineExec, wrapSendCommand } from './ioredis';
+import { describe, MemoryMonitor } from './memory';
+import { wrapAddCommand, wrapBatch, wrapConnect, wrapListAdd, wrapSendCommand as wrapNrSendCommand } from './node-redis';
+import { DEFAULT_OPERATIONS, labelTable } from './operations';
+import { Recorder } from './recorder';
+import type { RedisInstrumentationConfig } from './types';
+import { PACKAGE_NAME, PACKAGE_VERSION } from './version';
+
+/** The majors of ioredis and @redis/client (node-redis' core; `redis` re-exports it) this package patches. */
+const IOREDIS_VERSIONS = ['>=5.0.0 <7'];
+const NODE_REDIS_VERSIONS = ['>=5.0.0 <7'];
+
+interface Settings {
+  labels: Map<string, string>;
+  memory: { enabled: boolean; intervalMs: number; timeoutMs: number };
+}
+
+function resolveSettings(config: RedisInstrumentationConfig): Settings {
+  const names = listSetting('VIGIL_REDIS_OPERATIONS', config.operations, DEFAULT_OPERATIONS);
+  const { labels, rejected } = labelTable(names);
+  if (rejected.length > 0) {
+    logOnce(
+      `redis:operations:${rejected.join(',')}`,
+      'warn',
+      `VIGIL_REDIS_OPERATIONS / operations: left out ${rejected.map((r) => JSON.stringify(r)).join(', ')} (not a Redis command name, or more than 200 names); those commands count as operation="other"`,
+    );
+  }
+  return {
+    labels,
+    memory: {
+      enabled: booleanSetting('VIGIL_REDIS_MEMORY_METRICS', config.memoryMetrics, true),
+      intervalMs: numberSetting('VIGIL_REDIS_MEMORY_REFRESH_INTERVAL_MS', config.memoryRefreshIntervalMs, 15_000, { min: 0, max: 3_600_000 }),
+      timeoutMs: numberSetting('VIGIL_REDIS_MEMORY_TIMEOUT_MS', config.memoryTimeoutMs, 500, { min: 1, max: 60_000 }),
+    },
+  };
+}
+
+/**
+ * Redis metrics under the documented names, from ioredis and node-redis (`redis` / `@redis/client`):
+ * `cache_operations_total{operation,result}` with hit / miss for reads, `cache_operation_duration_seconds{operation}`,
+ * and `cache_size_bytes{server}` / `redis_memory_usage_ratio{server}` from INFO memory.
+ * Single commands, pipelines, MULTI / EXEC and cluster clients; see the package README for the
+ * operation and result of every command.
+ */
+export class RedisInstrumentation extends InstrumentationBase<RedisInstrumentationConfig> {
+  // Assigned from setConfig / _updateMetricInstruments, which the base constructor calls
+  // before this class's field initialisers would run: `declare` keeps them from being reset.
+  declare private _settings: Settings;
+  declare private _recorder: Recorder | undefined;
+  declare private _memory: MemoryMonitor | undefined;
+  declare private _gauges: { meter: Meter; size: ObservableGauge; ratio: ObservableGauge; callback: (r: BatchObservableResult) => Promise<void> } | undefined;
+
+  constructor(config: RedisInstrumentationConfig = {}) {
+    super(PACKAGE_NAME, PACKAGE_VERSION, config);
+  }
+
+  override setConfig(config: RedisInstrumentationConfig = {}): void {
+    super.setConfig(config);
+    try {
+      this._settings = resolveSettings(this._config);
+      this._recorder?.setLabels(this._settings.labels);
+      this._memory?.configure(this._settings.memory);
+    } catch (err) {
+      logOnce('redis:config', 'warn', `Redis instrumentation settings could not be read (${describe(err)}); using the defaults`);
+      this._settings = resolveSettings({});
+    }
+  }
+
+  /** The recorder, created on first use from the configured (or process-wide) lean registry. */
+  private recorder(): Recorder | undefined {
+    if (this._recorder === undefined) {
+      try {
+        this._recorder = new Recorder(this._config.registry ?? leanRegistry(), this._settings.labels);
+      } catch (err) {
+        logOnce('redis:recorder', 'warn', `Redis instrumentation cannot record (${describe(err)}); cache_operations_total is not reported`);
+      }
+    }
+    return this._recorder;
+  }
+
+  private memory(): MemoryMonitor {
+    return (this._memory ??= new MemoryMonitor(this._settings.memory));
+  }
+
+  private readonly sinks = {
+    recorder: () => this.recorder(),
+    memory: () => this.memory(),
+  };
+
+  protected override _updateMetricInstruments(): void {
+    try {
+      const old = this._gauges;
+      if (old !== undefined) old.meter.removeBatchObservableCallback(old.callback, [old.size, old.ratio]);
+      const meter = this.meter;
+      const size = createObservableGauge(meter, cacheSizeBytes);
+      const ratio = createObservableGauge(meter, redisMemoryUsageRatio);
+      const callback = async (result: BatchObservableResult): Promise<void> => {
+        try {
+          const readings = this._memory === undefined ? [] : await this._memory.collect();
+          for (const r of readings) {
+            const attributes = { server: r.server };
+            result.observe(size, r.usedBytes, attributes);
+            if (r.ratio !== undefined) result.observe(ratio, r.ratio, attributes);
+          }
+        } catch (err) {
+          logOnce('redis:memory-collect', 'warn', `Redis memory metrics could not be collected (${describe(err)})`);
+        }
+      };
+      meter.addBatchObservableCallback(callback, [size, ratio]);
+      this._gauges = { meter, size, ratio, callback };
+    } catch (err) {
+      logOnce('redis:instruments', 'warn', `Redis memory gauges could not be created (${describe(err)})`);
+    }
+  }
+
+  override disable(): void {
+    super.disable();
+    this._memory?.close();
+  }
+
+  protected init() {
+    return [
+      new InstrumentationNodeModuleDefinition(
+        'ioredis',
+        IOREDIS_VERSIONS,
+        (exports: IoModule) => this.patchIoredis(exports),
+        (exports: IoModule) => this.unpatchIoredis(exports),
+      ),
+      new InstrumentationNodeModuleDefinition(
+        '@redis/client',
+        NODE_REDIS_VERSIONS,
+        (exports: NrModule) => this.patchNodeRedis(exports),
+        (exports: NrModule) => this.unpatchNodeRedis(exports),
+        [
+          new InstrumentationNodeModuleFile(
+            '@redis/client/dist/lib/client/commands-queue.js',
+            NODE_REDIS_VERSIONS,
+            (exports: NrQueueModule) => this.patchFile(exports, () => {
+              const proto = exports.default?.prototype;
+              if (typeof proto?.addCommand !== 'function') throw new Error('RedisCommandsQueue#addCommand not found');
+              this._wrap(proto, 'addCommand', wrapAddCommand(this.sinks));
+            }),
+            (exports: NrQueueModule) => this.unwrapIf(exports.default?.prototype, 'addCommand'),
+          ),
+          new InstrumentationNodeModuleFile(
+            '@redis/client/dist/lib/client/linked-list.js',
+            NODE_REDIS_VERSIONS,
+            (exports: NrLinkedListModule) => this.patchFile(exports, () => {
+              const proto = exports.DoublyLinkedList?.prototype;
+              if (typeof proto?.add !== 'function') throw new Error('DoublyLinkedList#add not found');
+              this._wrap(proto, 'add', wrapListAdd(this.sinks));
+            }),
+            (exports: NrLinkedListModule) => this.unwrapIf(exports.DoublyLinkedList?.prototype, 'add'),
+          ),
+        ],
+      ),
+    ];
+  }
+
+  private patchFile<T>(exports: T, patch: () => void): T {
+    try {
+      patch();
+    } catch (err) {
+      logOnce('redis:patch-node-redis-file', 'warn', `node-redis is not fully instrumented (${describe(err)}); some Redis commands are not counted`);
+    }
+    return exports;
+  }
+
+  private unwrapIf<T extends object>(target: T | undefined, name: keyof T): void {
+    if (target !== undefined && isWrapped(target[name])) this._unwrap(target, name);
+  }
+
+  private ioClasses(exports: IoModule): { Redis?: IoClientClass; Cluster?: IoClientClass; Pipeline?: { prototype: IoPipeline } } {
+    // CommonJS: module.exports is the Redis class, with Cluster and Pipeline on it. ESM
+    // (import-in-the-middle): a namespace with them as named exports.
+    const Redis = typeof exports === 'function' ? (exports as IoClientClass) : (exports.default ?? exports.Redis);
+    const inner = exports.default as IoModule | undefined;
+    return { Redis, Cluster: exports.Cluster ?? inner?.Cluster, Pipeline: exports.Pipeline ?? inner?.Pipeline };
+  }
+
+  private patchIoredis(exports: IoModule): IoModule {
+    try {
+      const { Redis, Cluster, Pipeline } = this.ioClasses(exports);
+      if (typeof Redis?.prototype?.sendCommand !== 'function') throw new Error('Redis#sendCommand not found');
+      this._wrap(Redis.prototype, 'sendCommand', wrapSendCommand(this.sinks, false));
+      if (typeof Cluster?.prototype?.sendCommand === 'function') {
+        this._wrap(Cluster.prototype, 'sendCommand', wrapSendCommand(this.sinks, true));
+      }
+      if (typeof Pipeline?.prototype?.exec !== 'function') throw new Error('Pipeline#exec not found; pipelines and transactions are not counted');
+      this._wrap(Pipeline.prototype, 'exec', wrapPipelineExec(this.sinks));
+    } catch (err) {
+      logOnce('redis:patch-ioredis', 'warn', `ioredis is not fully instrumented (${describe(err)})`);
+    }
+    return exports;
+  }
+
+  private unpatchIoredis(exports: IoModule): void {
+    const { Redis, Cluster, Pipeline } = this.ioClasses(exports);
+    this.unwrapIf(Redis?.prototype, 'sendCommand');
+    this.unwrapIf(Cluster?.prototype, 'sendCommand');
+    this.unwrapIf(Pipeline?.prototype, 'exec');
+  }
+
+  private nrClient(exports: NrModule): { prototype: NrClient } | undefined {
+    return exports.RedisClient ?? exports.default?.RedisClient;
+  }
+
+  private patchNodeRedis(exports: NrModule): NrModule {
+    try {
+      const proto = this.nrClient(exports)?.prototype;
+      if (typeof proto?.connect !== 'function') throw new Error('RedisClient#connect not found');
+      this._wrap(proto, 'connect', wrapConnect(this.sinks));
+      const p = proto as unknown as NrClientInternals;
+      if (typeof p.sendCommand === 'function') this._wrap(p, 'sendCommand', wrapNrSendCommand(this.sinks));
+      if (typeof p._executePipeline !== 'function' || typeof p._executeMulti !== 'function') {
+        throw new Error('RedisClient#_executePipeline / #_executeMulti not found; pipelines and transactions are not counted');
+      }
+      this._wrap(p, '_executePipeline', wrapBatch(this.sinks, false));
+      this._wrap(p, '_executeMulti', wrapBatch(this.sinks, true));
+    } catch (err) {
+      logOnce('redis:patch-node-redis', 'warn', `node-redis is not fully instrumented (${describe(err)})`);
+    }
+    return exports;
+  }
+
+  private unpatchNodeRedis(exports: NrModule): void {
+    const proto = this.nrClient(exports)?.prototype as unknown as Record<string, unknown> | undefined;
+    for (const name of ['connect', 'sendCommand', '_executePipeline', '_executeMulti']) this.unwrapIf(proto, name);
+  }
+}

@@ -1,0 +1,126 @@
+// The few shapes of ioredis and @redis/client this package touches. The libraries
+// are only ever imported as types in tests (DESIGN: instrumentations import the
+// instrumented library as types); these narrow views say exactly which members
+// vigil reads or wraps.
+
+// ---------------------------------------------------------------- ioredis
+
+/** ioredis' Command (built/Command.js). */
+export interface IoCommand {
+  name: string;
+  args: unknown[];
+  resolve: (value: unknown) => unknown;
+  reject: (err: unknown) => unknown;
+  [key: symbol]: unknown;
+}
+
+/** The options of an ioredis connection that name its server. */
+export interface IoOptions {
+  host?: string;
+  port?: number;
+  path?: string;
+  sentinels?: unknown;
+}
+
+/** An ioredis connection (Redis) or cluster client (Cluster). */
+export interface IoClient {
+  status?: string;
+  options?: IoOptions;
+  stream?: { remoteAddress?: string; remotePort?: number; unref?: () => void };
+  duplicate?: (override?: Record<string, unknown>) => IoClient;
+  sendCommand(command: IoCommand, stream?: unknown, node?: unknown): unknown;
+  info?: (section: string) => Promise<unknown>;
+  disconnect?: (reconnect?: boolean) => void;
+  on?: (event: string, listener: (...args: unknown[]) => void) => unknown;
+  [key: symbol]: unknown;
+}
+
+export interface IoClientClass {
+  prototype: IoClient;
+}
+
+/** ioredis' Pipeline (built/Pipeline.js); a transaction (multi()) is a Pipeline too. */
+export interface IoPipeline {
+  redis?: unknown;
+  promise?: Promise<unknown>;
+  _queue?: Array<{ name: string; args?: unknown[]; ignore?: boolean }>;
+  exec(...args: unknown[]): unknown;
+  [key: symbol]: unknown;
+}
+
+/** The exports of `ioredis`: the Redis class, with Cluster beside it (CommonJS), or a namespace (ESM). */
+export interface IoModule {
+  prototype?: IoClient;
+  default?: IoClientClass;
+  Redis?: IoClientClass;
+  Cluster?: IoClientClass;
+  Pipeline?: { prototype: IoPipeline };
+}
+
+// ---------------------------------------------------------------- @redis/client
+
+/** The options of a node-redis client that name its server. */
+export interface NrOptions {
+  socket?: { host?: string; port?: number; path?: string; [key: string]: unknown };
+  [key: string]: unknown;
+}
+
+/** A node-redis RedisClient. */
+export interface NrClient {
+  _self?: NrClient;
+  options?: NrOptions;
+  isOpen?: boolean;
+  isReady?: boolean;
+  connect(): Promise<unknown>;
+  duplicate?: (overrides?: Record<string, unknown>) => NrClient;
+  sendCommand?: (args: unknown[], options?: unknown) => Promise<unknown>;
+  on?: (event: string, listener: (...args: unknown[]) => void) => unknown;
+  unref?: () => void;
+  destroy?: () => void;
+  _getQueue?: () => object;
+  [key: symbol]: unknown;
+}
+
+/** The RedisClient methods vigil wraps besides connect. */
+export interface NrClientInternals {
+  sendCommand(this: NrClient, args: unknown[], options?: unknown): Promise<unknown>;
+  _executePipeline(this: NrClient, commands: Array<{ args?: unknown[] } | undefined>, ...rest: unknown[]): Promise<unknown>;
+  _executeMulti(this: NrClient, commands: Array<{ args?: unknown[] } | undefined>, ...rest: unknown[]): Promise<unknown>;
+}
+
+/** The exports of `@redis/client` vigil patches. */
+export interface NrModule {
+  RedisClient?: { prototype: NrClient };
+  default?: NrModule;
+}
+
+/** What RedisCommandsQueue.addCommand puts on its to-write list. */
+export interface NrQueueValue {
+  args?: unknown;
+  resolve: (reply: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+export interface NrAddOptions {
+  chainId?: symbol;
+  [key: string]: unknown;
+}
+
+/** @redis/client's RedisCommandsQueue (dist/lib/client/commands-queue.js). */
+export interface NrQueue {
+  addCommand(args: unknown[], options?: NrAddOptions): Promise<unknown>;
+  [key: symbol]: unknown;
+}
+
+export interface NrQueueModule {
+  default?: { prototype: NrQueue };
+}
+
+/** @redis/client's DoublyLinkedList (dist/lib/client/linked-list.js). */
+export interface NrLinkedList {
+  add(value: unknown, asap?: boolean): unknown;
+}
+
+export interface NrLinkedListModule {
+  DoublyLinkedList?: { prototype: NrLinkedList };
+}

@@ -1,0 +1,298 @@
+// ioredis (5 and 6).
+//
+// Single commands: every command a connection sends passes through
+// Redis#sendCommand(command) as a Command object whose resolve / reject settle the
+// promise the application awaits. A cluster client routes through
+// Cluster#sendCommand first, which installs its own reject to follow MOVED / ASK
+// redirections before handing the command to a node's connection. vigil wraps a
+// command's resolve and reject the first time it sees it (commands pass through
+// sendCommand again when the offline queue is flushed or a redirection is
+// followed), at the outermost layer: on a cluster client that is before the
+// cluster's own reject, so a redirection never reaches vigil and the command is
+// counted once, with its final result. MULTI sent on its own (`multi({ pipeline:
+// false })`) is followed per connection: the commands after it are counted from
+// EXEC's reply.
+//
+// Pipelines and transactions (`pipeline()`, `multi()`, auto-pipelining): their
+// commands reach sendCommand with the pipeline's stream and are left alone there;
+// Pipeline#exec's result ([error, result] per command, EXEC's entry holding the
+// transaction's results) is counted once the pipeline settles, so a batch costs one
+// promise callback instead of two closures per command, and a cluster pipeline
+// that follows a redirection is counted once, with its final results.
+import { logOnce } from '@vigil/catalog';
+import type { IoClient, IoCommand, IoPipeline } from './internal-types';
+import { describe, type MemoryMonitor, type Probe, type TrackedClient } from './memory';
+import { Kind } from './operations';
+import { isRetried, keysOf, Rec, replyTime, type OpInfo, type Recorder } from './recorder';
+
+const kState = Symbol('vigil.redis.state');
+const kRec = Symbol('vigil.redis.rec');
+const kCounted = Symbol('vigil.redis.counted');
+
+/** What vigil keeps per connection (or cluster client). */
+interface ConnState {
+  /** vigil's own connection: nothing is counted. */
+  readonly internal: boolean;
+  /** The commands queued since a MULTI sent on its own, until EXEC or DISCARD. */
+  tx: Rec[] | null;
+}
+
+const INTERNAL: ConnState = Object.freeze({ internal: true, tx: null }) as ConnState;
+
+/** The instrumentation's recorder and memory monitor, read at every command (they change with setConfig). */
+export interface Sinks {
+  recorder(): Recorder | undefined;
+  memory(): MemoryMonitor | undefined;
+}
+
+function failed(what: string, err: unknown): void {
+  logOnce(`redis:ioredis:${what}`, 'warn', `ioredis instrumentation failed to ${what} and goes on without it (${describe(err)})`);
+}
+
+/** The wrapper for Redis#sendCommand (viaCluster false) and Cluster#sendCommand (viaCluster true). */
+export function wrapSendCommand(sinks: Sinks, viaCluster: boolean) {
+  return (original: IoClient['sendCommand']): IoClient['sendCommand'] =>
+    function vigilSendCommand(this: IoClient, command: IoCommand, stream?: unknown): unknown {
+      try {
+        let state = this[kState] as ConnState | undefined;
+        if (state === undefined) state = newState(this, sinks, viaCluster);
+        // A pipeline's commands come with its stream: Pipeline#exec counts them.
+        if (stream === undefined && !state.internal && command !== null && typeof command === 'object' && command[kRec] === undefined) {
+          see(sinks, state, command);
+        }
+      } catch (err) {
+        failed('count a command', err);
+      }
+      // eslint-disable-next-line prefer-rest-params
+      return original.apply(this, arguments as unknown as Parameters<IoClient['sendCommand']>);
+    };
+}
+
+function newState(client: IoClient, sinks: Sinks, viaCluster: boolean): ConnState {
+  const state: ConnState = { internal: false, tx: null };
+  client[kState] = state;
+  // A cluster client is not a server; its node connections (Redis instances) are tracked.
+  if (!viaCluster) sinks.memory()?.track(new IoTracked(client));
+  return state;
+}
+
+function see(sinks: Sinks, state: ConnState, command: IoCommand): void {
+  const recorder = sinks.recorder();
+  if (recorder === undefined) return;
+  const op = recorder.op(command.name);
+  switch (op.kind) {
+    case Kind.Ignore:
+      command[kRec] = null;
+      return;
+    case Kind.Multi:
+      command[kRec] = null;
+      if (state.tx === null) state.tx = [];
+      return;
+    case Kind.Discard:
+      // The queued commands never run, so they are not counted.
+      command[kRec] = null;
+      state.tx = null;
+      return;
+  }
+  const args = command.args;
+  const rec = new Rec(op, performance.now(), keysOf(op, Array.isArray(args) ? args.length : 1));
+  if (op.kind === Kind.Exec) {
+    rec.txList = state.tx ?? [];
+    state.tx = null;
+  } else if (state.tx !== null) {
+    rec.queued = true;
+    state.tx.push(rec);
+  }
+  command[kRec] = rec;
+  const resolve = command.resolve;
+  const reject = command.reject;
+  if (typeof resolve !== 'function' || typeof reject !== 'function') return;
+  command.resolve = (value: unknown): unknown => {
+    try {
+      settle(recorder, rec, value, false);
+    } catch (err) {
+      failed('count a reply', err);
+    }
+    return resolve.call(command, value);
+  };
+  command.reject = (err: unknown): unknown => {
+    try {
+      // A standalone connection's MOVED is the application's error; a cluster client's
+      // redirections are followed before this reject is reached.
+      if (!isRetried(err, false)) settle(recorder, rec, err, true);
+    } catch (e) {
+      failed('count a reply', e);
+    }
+    return reject.call(command, err);
+  };
+}
+
+function settle(recorder: Recorder, rec: Rec, value: unknown, isError: boolean): void {
+  if (rec.done) return;
+  if (rec.txList !== null) {
+    rec.done = true;
+    recorder.exec(rec.txList, value, isError, replyTime());
+    return;
+  }
+  // A queued command's own reply is "QUEUED"; an error means the server refused to queue it.
+  if (rec.queued && !isError) return;
+  rec.done = true;
+  recorder.settle(rec, value, isError, replyTime());
+}
+
+// ---------------------------------------------------------------- pipelines
+
+/** The wrapper for Pipeline#exec. */
+export function wrapPipelineExec(sinks: Sinks) {
+  return (original: IoPipeline['exec']): IoPipeline['exec'] =>
+    function vigilExec(this: IoPipeline): unknown {
+      // eslint-disable-next-line prefer-rest-params
+      const result = original.apply(this, arguments as unknown as Parameters<IoPipeline['exec']>);
+      try {
+        // exec runs more than once per pipeline (a transaction queues its EXEC through it, a
+        // cluster pipeline retries through it); the pipeline's promise settles once.
+        if (this[kCounted] === undefined && result === this.promise && result instanceof Promise) {
+          const redis = this.redis as IoClient | undefined;
+          const state = redis?.[kState] as ConnState | undefined;
+          if (state?.internal !== true) {
+            this[kCounted] = true;
+            const start = performance.now();
+            result.then(
+              (results: unknown) => countPipeline(sinks, this, results, start),
+              (err: unknown) => countPipeline(sinks, this, err, start, true),
+            ).catch((err: unknown) => failed('count a pipeline', err));
+          }
+        }
+      } catch (err) {
+        failed('count a pipeline', err);
+      }
+      return result;
+    };
+}
+
+function countPipeline(sinks: Sinks, pipeline: IoPipeline, results: unknown, start: number, rejected = false): void {
+  const recorder = sinks.recorder();
+  const queue = pipeline._queue;
+  if (recorder === undefined || !Array.isArray(queue) || (!rejected && !Array.isArray(results))) return;
+  const seconds = (performance.now() - start) / 1000;
+  // Commands marked `ignore` (ASKING added on a redirection) have no entry in the results.
+  const entries = !rejected && Array.isArray(results) ? results : undefined;
+  let ri = 0;
+  let txOps: OpInfo[] | null = null;
+  let txKeys: number[] = [];
+  let txErrors: boolean[] = [];
+  for (let i = 0; i < queue.length; i++) {
+    const cmd = queue[i]!;
+    if (cmd.ignore === true) continue;
+    const entry = entries?.[ri++] as [unknown, unknown] | undefined;
+    // A pipeline rejected as a whole (its keys span cluster slots, the cluster is not
+    // ready) sent nothing: each of its commands is an error the application sees.
+    const err = entries === undefined ? (results ?? true) : Array.isArray(entry) ? entry[0] : undefined;
+    const value = Array.isArray(entry) ? entry[1] : undefined;
+    const op = recorder.op(cmd.name);
+    switch (op.kind) {
+      case Kind.Ignore:
+        continue;
+      case Kind.Multi:
+        txOps = [];
+        txKeys = [];
+        txErrors = [];
+        continue;
+      case Kind.Discard:
+        txOps = null;
+        continue;
+      case Kind.Exec: {
+        if (txOps === null) continue;
+        const ops = txOps;
+        txOps = null;
+        if (!err && value === null) continue; // a WATCHed key changed: nothing ran
+        const replies = Array.isArray(value) ? value : undefined;
+        for (let j = 0; j < ops.length; j++) {
+          const r = replies?.[j];
+          if (err || txErrors[j] || r instanceof Error) recorder.error(ops[j]!, seconds);
+          else recorder.reply(ops[j]!, r, txKeys[j]!, seconds);
+        }
+        continue;
+      }
+    }
+    const keys = keysOf(op, Array.isArray(cmd.args) ? cmd.args.length : 1);
+    if (txOps !== null) {
+      // Queued: its own entry is "QUEUED", or the error that made the server refuse it.
+      txOps.push(op);
+      txKeys.push(keys);
+      txErrors.push(!!err && !isRetried(err, false));
+      continue;
+    }
+    if (err) {
+      if (!isRetried(err, false)) recorder.error(op, seconds);
+    } else {
+      recorder.reply(op, value, keys, seconds);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- memory
+
+/** An ioredis connection for the memory monitor; held weakly. */
+class IoTracked implements TrackedClient {
+  private readonly ref: WeakRef<IoClient>;
+  constructor(client: IoClient) {
+    this.ref = new WeakRef(client);
+  }
+  server(): string | undefined {
+    const c = this.ref.deref();
+    if (c === undefined) return undefined;
+    const o = c.options ?? {};
+    if (o.path) return String(o.path);
+    if (o.sentinels) {
+      // Sentinel finds the master: name the server the socket is connected to.
+      const s = c.stream;
+      return s?.remoteAddress ? `${s.remoteAddress}:${s.remotePort}` : undefined;
+    }
+    return `${o.host ?? 'localhost'}:${o.port ?? 6379}`;
+  }
+  live(): boolean {
+    return this.ref.deref()?.status === 'ready';
+  }
+  ended(): boolean {
+    const c = this.ref.deref();
+    return c === undefined || c.status === 'end';
+  }
+  openProbe(timeoutMs: number): Probe {
+    const c = this.ref.deref();
+    if (c === undefined || typeof c.duplicate !== 'function') throw new Error('the connection is gone');
+    const probe = c.duplicate({
+      connectionName: 'vigil-info',
+      lazyConnect: true,
+      enableReadyCheck: false,
+      enableOfflineQueue: true,
+      enableAutoPipelining: false,
+      autoResubscribe: false,
+      autoResendUnfulfilledCommands: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      reconnectOnError: null,
+      connectTimeout: timeoutMs,
+      commandTimeout: timeoutMs,
+      keyPrefix: '',
+    });
+    // Marked before it sends anything, so that none of its commands is counted.
+    probe[kState] = INTERNAL;
+    const server = this.server();
+    probe.on?.('error', (err) => {
+      logOnce(`redis:probe-error:${server}`, 'debug', `vigil's INFO connection to Redis ${server} failed (${describe(err)})`);
+    });
+    // Never keep the process alive for a metrics connection.
+    probe.on?.('connect', () => probe.stream?.unref?.());
+    return {
+      info: async () => String(await probe.info!('memory')),
+      close: () => {
+        try {
+          probe.disconnect?.(false);
+        } catch {
+          // already closed
+        }
+      },
+    };
+  }
+}

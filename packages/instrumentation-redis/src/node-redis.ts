@@ -1,0 +1,403 @@
+// node-redis (@redis/client 5 and 6).
+//
+// Single commands: RedisClient#sendCommand hands each command to
+// RedisCommandsQueue#addCommand(args, options), which creates the command's promise
+// and puts a { args, resolve, reject } record on the queue's to-write list
+// (DoublyLinkedList#add). vigil notes the command in addCommand and wraps that
+// record's resolve / reject when it is added, so a reply is counted without an
+// extra promise. Should a version add the record differently, vigil falls back to
+// watching the promise addCommand returns.
+//
+// Pipelines and transactions: RedisClient#_executePipeline and #_executeMulti hand
+// all their commands to the queue in one synchronous loop. vigil counts them from
+// the batch's result (one promise callback per batch): the raw replies of a
+// pipeline, EXEC's raw reply of a transaction. A pipeline with a failed command
+// rejects with that error alone; only then vigil reads each command's own promise.
+//
+// node-redis' cluster client follows MOVED / ASK by sending the command (or the
+// batch) again through another node's client: the redirection error is not
+// counted, the attempt that answers is (once per logical command).
+//
+// RedisClient#connect tells the memory monitor about every connection the
+// application (or a pool, a cluster, a sentinel client) opens.
+import { logOnce } from '@vigil/catalog';
+import type { NrAddOptions, NrClient, NrQueue, NrQueueValue } from './internal-types';
+import { describe, type MemoryMonitor, type Probe, type TrackedClient } from './memory';
+import { Kind } from './operations';
+import { isRetried, keysOf, Rec, replyTime, type Recorder } from './recorder';
+
+const kState = Symbol('vigil.redis.state');
+
+interface QueueState {
+  readonly internal: boolean;
+  /** The commands queued since a MULTI sent on its own (sendCommand(['MULTI'])), until EXEC or DISCARD. */
+  tx: Rec[] | null;
+}
+
+const INTERNAL: QueueState = Object.freeze({ internal: true, tx: null }) as QueueState;
+
+/** The instrumentation's recorder and memory monitor, read at every command. */
+export interface Sinks {
+  recorder(): Recorder | undefined;
+  memory(): MemoryMonitor | undefined;
+}
+
+function failed(what: string, err: unknown): void {
+  logOnce(`redis:node-redis:${what}`, 'warn', `node-redis instrumentation failed to ${what} and goes on without it (${describe(err)})`);
+}
+
+/** The commands of a pipeline or transaction while it hands them to the queue. */
+class Batch {
+  added = 0;
+  readonly promises: Promise<unknown>[] = [];
+}
+
+// Set while _executePipeline / _executeMulti run their synchronous part.
+let batch: Batch | undefined;
+// Set by addCommand for the one DoublyLinkedList#add call it makes; taken by that call.
+let pending: Rec | undefined;
+// > 0 while vigil's own INFO connection hands a command to its queue.
+let internalDepth = 0;
+// Counts addCommand calls, so that sendCommand can tell a command rejected before it reached the queue.
+let addCalls = 0;
+const internalClients = new WeakSet<object>();
+
+// ---------------------------------------------------------------- single commands
+
+/** The wrapper for RedisCommandsQueue#addCommand. */
+export function wrapAddCommand(sinks: Sinks) {
+  return (original: NrQueue['addCommand']): NrQueue['addCommand'] =>
+    function vigilAddCommand(this: NrQueue, args: unknown[], options?: NrAddOptions): Promise<unknown> {
+      addCalls++;
+      const b = batch;
+      if (b !== undefined) {
+        const promise = original.call(this, args, options);
+        b.added++;
+        b.promises.push(promise);
+        return promise;
+      }
+      let rec: Rec | undefined;
+      try {
+        rec = see(this, sinks, args);
+      } catch (err) {
+        failed('count a command', err);
+      }
+      if (rec === undefined) return original.call(this, args, options);
+      pending = rec;
+      let promise: Promise<unknown> | undefined;
+      try {
+        promise = original.call(this, args, options);
+      } finally {
+        if (pending !== undefined) {
+          // The record was not added to the list (the queue is full, the signal was aborted,
+          // or this version adds it differently): count through the promise instead.
+          pending = undefined;
+          if (promise !== undefined) watchPromise(sinks, rec, promise);
+        }
+      }
+      return promise;
+    };
+}
+
+/** The wrapper for DoublyLinkedList#add: wraps the resolve / reject of the record addCommand adds. */
+export function wrapListAdd(sinks: Sinks) {
+  return (original: (value: unknown, asap?: boolean) => unknown) =>
+    function vigilListAdd(this: unknown, value: unknown, asap?: boolean): unknown {
+      const rec = pending;
+      if (rec !== undefined) {
+        const v = value as NrQueueValue;
+        if (v !== null && typeof v === 'object' && typeof v.resolve === 'function' && typeof v.reject === 'function') {
+          pending = undefined;
+          try {
+            wrapValue(sinks, rec, v);
+          } catch (err) {
+            failed('count a command', err);
+          }
+        }
+      }
+      return original.call(this, value, asap);
+    };
+}
+
+function see(queue: NrQueue, sinks: Sinks, args: unknown[]): Rec | undefined {
+  let state = queue[kState] as QueueState | undefined;
+  if (state === undefined) {
+    state = internalDepth > 0 ? INTERNAL : { internal: false, tx: null };
+    queue[kState] = state;
+  }
+  if (state.internal || internalDepth > 0 || !Array.isArray(args) || args.length === 0) return undefined;
+  const recorder = sinks.recorder();
+  if (recorder === undefined) return undefined;
+  const op = recorder.op(args[0]);
+  switch (op.kind) {
+    case Kind.Ignore:
+      return undefined;
+    case Kind.Multi:
+      if (state.tx === null) state.tx = [];
+      return undefined;
+    case Kind.Discard:
+      state.tx = null;
+      return undefined;
+  }
+  const rec = new Rec(op, performance.now(), keysOf(op, args.length - 1));
+  if (op.kind === Kind.Exec) {
+    rec.txList = state.tx ?? [];
+    state.tx = null;
+  } else if (state.tx !== null) {
+    rec.queued = true;
+    state.tx.push(rec);
+  }
+  return rec;
+}
+
+function wrapValue(sinks: Sinks, rec: Rec, v: NrQueueValue): void {
+  const resolve = v.resolve;
+  const reject = v.reject;
+  v.resolve = (reply: unknown): void => {
+    try {
+      settle(sinks, rec, reply, false);
+    } catch (err) {
+      failed('count a reply', err);
+    }
+    resolve(reply);
+  };
+  v.reject = (err: unknown): void => {
+    try {
+      if (!isRetried(err, true)) settle(sinks, rec, err, true);
+    } catch (e) {
+      failed('count a reply', e);
+    }
+    reject(err);
+  };
+}
+
+function watchPromise(sinks: Sinks, rec: Rec, promise: Promise<unknown>): void {
+  promise
+    .then(
+      (reply) => settle(sinks, rec, reply, false),
+      (err) => {
+        if (!isRetried(err, true)) settle(sinks, rec, err, true);
+      },
+    )
+    .catch((err) => failed('count a reply', err));
+}
+
+function settle(sinks: Sinks, rec: Rec, value: unknown, isError: boolean): void {
+  if (rec.done) return;
+  const recorder = sinks.recorder();
+  if (recorder === undefined) return;
+  if (rec.txList !== null) {
+    rec.done = true;
+    recorder.exec(rec.txList, value, isError, replyTime());
+    return;
+  }
+  if (rec.queued && !isError) return; // "QUEUED": EXEC's reply holds the result
+  rec.done = true;
+  recorder.settle(rec, value, isError, replyTime());
+}
+
+/**
+ * The wrapper for RedisClient#sendCommand: a command the client rejects before handing it to
+ * its queue (ClientClosedError, ClientOfflineError) is an error the application sees.
+ */
+export function wrapSendCommand(sinks: Sinks) {
+  return (original: (this: NrClient, args: unknown[], options?: unknown) => Promise<unknown>) =>
+    function vigilSendCommand(this: NrClient, args: unknown[], options?: unknown): Promise<unknown> {
+      const before = addCalls;
+      const result = original.call(this, args, options);
+      try {
+        if (addCalls === before && internalDepth === 0 && batch === undefined && result instanceof Promise) {
+          const self = this._self ?? this;
+          if (!internalClients.has(self)) {
+            const start = performance.now();
+            result.catch((err: unknown) => countFailedBatch(sinks, [args], err, start)).catch(() => undefined);
+          }
+        }
+      } catch (err) {
+        failed('count a rejected command', err);
+      }
+      return result;
+    };
+}
+
+// ---------------------------------------------------------------- pipelines and transactions
+
+type Commands = Array<{ args?: unknown[] } | undefined>;
+
+/** The wrapper for RedisClient#_executePipeline (multi false) and #_executeMulti (multi true). */
+export function wrapBatch(sinks: Sinks, multi: boolean) {
+  return (original: (this: NrClient, commands: Commands, ...rest: unknown[]) => Promise<unknown>) =>
+    function vigilBatch(this: NrClient, commands: Commands, ...rest: unknown[]): Promise<unknown> {
+      const self = this._self ?? this;
+      if (internalDepth > 0 || internalClients.has(self) || !Array.isArray(commands)) return original.call(this, commands, ...rest);
+      const b = new Batch();
+      const outer = batch;
+      batch = b;
+      const start = performance.now();
+      let result: Promise<unknown>;
+      try {
+        result = original.call(this, commands, ...rest);
+      } finally {
+        batch = outer;
+      }
+      try {
+        if (result instanceof Promise) {
+          const argsList = commands.map((c) => c?.args);
+          result
+            .then(
+              (replies) => countBatch(sinks, argsList, replies, multi, start),
+              (err) => {
+                if (multi || b.added === 0) countFailedBatch(sinks, argsList, err, start);
+                else countFailedPipeline(sinks, argsList, b.promises, start);
+              },
+            )
+            .catch((err) => failed('count a batch', err));
+        }
+      } catch (err) {
+        failed('count a batch', err);
+      }
+      return result;
+    };
+}
+
+/** A settled pipeline (replies[i] is command i's raw reply) or transaction (EXEC's raw reply). */
+function countBatch(sinks: Sinks, argsList: Array<unknown[] | undefined>, replies: unknown, multi: boolean, start: number): void {
+  const recorder = sinks.recorder();
+  if (recorder === undefined || !Array.isArray(replies)) return;
+  const seconds = (performance.now() - start) / 1000;
+  for (let i = 0; i < argsList.length; i++) {
+    const args = argsList[i];
+    if (!Array.isArray(args) || args.length === 0) continue;
+    const op = recorder.op(args[0]);
+    if (op.kind >= Kind.Ignore) continue;
+    const r = i < replies.length ? replies[i] : multi ? 'OK' : undefined;
+    // In a transaction a failed command is an error reply inside EXEC's array.
+    if (r instanceof Error) recorder.error(op, seconds);
+    else recorder.reply(op, r, keysOf(op, args.length - 1), seconds);
+  }
+}
+
+/**
+ * A transaction that failed (EXECABORT, a lost connection) or a batch rejected before any of its
+ * commands reached the queue (the client is closed): every command is an error. Not counted: a
+ * WatchError (a WATCHed key changed, nothing ran) and a cluster redirection (sent again elsewhere).
+ */
+function countFailedBatch(sinks: Sinks, argsList: Array<unknown[] | undefined>, err: unknown, start: number): void {
+  if (isWatchError(err) || isRetried(err, true)) return;
+  const recorder = sinks.recorder();
+  if (recorder === undefined) return;
+  const seconds = (performance.now() - start) / 1000;
+  for (const args of argsList) {
+    if (!Array.isArray(args) || args.length === 0) continue;
+    const op = recorder.op(args[0]);
+    if (op.kind < Kind.Ignore) recorder.error(op, seconds);
+  }
+}
+
+/** node-redis' WatchError (its `name` is plain 'Error'): EXEC answered nil, or the client knew a WATCHed key was invalidated. */
+function isWatchError(err: unknown): boolean {
+  const e = err as { name?: unknown; constructor?: { name?: unknown } } | null;
+  return e?.constructor?.name === 'WatchError' || e?.name === 'WatchError';
+}
+
+/** A pipeline rejected with its first failed command's error: every command's own promise tells its result. */
+function countFailedPipeline(sinks: Sinks, argsList: Array<unknown[] | undefined>, promises: Promise<unknown>[], start: number): void {
+  void Promise.allSettled(promises).then((outcomes) => {
+    const recorder = sinks.recorder();
+    if (recorder === undefined) return;
+    const seconds = (performance.now() - start) / 1000;
+    for (let i = 0; i < argsList.length && i < outcomes.length; i++) {
+      const args = argsList[i];
+      if (!Array.isArray(args) || args.length === 0) continue;
+      const op = recorder.op(args[0]);
+      if (op.kind >= Kind.Ignore) continue;
+      const o = outcomes[i]!;
+      if (o.status === 'fulfilled') recorder.reply(op, o.value, keysOf(op, args.length - 1), seconds);
+      else if (!isRetried(o.reason, true)) recorder.error(op, seconds);
+    }
+  });
+}
+
+// ---------------------------------------------------------------- connections and memory
+
+/** The wrapper for RedisClient#connect: remembers the connection for the memory gauges. */
+export function wrapConnect(sinks: Sinks) {
+  return (original: NrClient['connect']): NrClient['connect'] =>
+    function vigilConnect(this: NrClient): Promise<unknown> {
+      try {
+        const self = this._self ?? this;
+        if (!internalClients.has(self)) sinks.memory()?.track(new NrTracked(self));
+      } catch (err) {
+        failed('note a connection', err);
+      }
+      return original.apply(this);
+    };
+}
+
+class NrTracked implements TrackedClient {
+  private readonly ref: WeakRef<NrClient>;
+  constructor(client: NrClient) {
+    this.ref = new WeakRef(client);
+  }
+  server(): string | undefined {
+    const socket = this.ref.deref()?.options?.socket;
+    if (socket?.path) return String(socket.path);
+    return `${socket?.host ?? 'localhost'}:${socket?.port ?? 6379}`;
+  }
+  live(): boolean {
+    return this.ref.deref()?.isReady === true;
+  }
+  ended(): boolean {
+    const c = this.ref.deref();
+    return c === undefined || c.isOpen !== true;
+  }
+  openProbe(timeoutMs: number): Probe {
+    const c = this.ref.deref();
+    if (c === undefined || typeof c.duplicate !== 'function') throw new Error('the connection is gone');
+    const socket = c.options?.socket ?? {};
+    const probe = c.duplicate({
+      name: 'vigil-info',
+      pingInterval: undefined,
+      clientSideCache: undefined,
+      emitInvalidate: undefined,
+      maintNotifications: 'disabled',
+      disableOfflineQueue: false,
+      commandsQueueMaxLength: undefined,
+      commandOptions: { timeout: timeoutMs },
+      socket: { ...socket, reconnectStrategy: false, connectTimeout: timeoutMs },
+    });
+    internalClients.add(probe);
+    try {
+      const q = probe._getQueue?.();
+      if (q) (q as NrQueue)[kState] = INTERNAL;
+    } catch {
+      // older versions: the internalDepth guard below still keeps INFO out of the counts
+    }
+    const server = this.server();
+    probe.on?.('error', (err) => {
+      logOnce(`redis:probe-error:${server}`, 'debug', `vigil's INFO connection to Redis ${server} failed (${describe(err)})`);
+    });
+    const ready = probe.connect().then(() => probe.unref?.());
+    ready.catch(() => undefined);
+    return {
+      info: async () => {
+        await ready;
+        let p: Promise<unknown>;
+        internalDepth++;
+        try {
+          p = probe.sendCommand!(['INFO', 'memory']);
+        } finally {
+          internalDepth--;
+        }
+        return String(await p);
+      },
+      close: () => {
+        try {
+          if (typeof probe.destroy === 'function') probe.destroy();
+        } catch {
+          // already closed
+        }
+      },
+    };
+  }
+}

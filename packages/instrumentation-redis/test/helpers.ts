@@ -1,0 +1,101 @@
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import path from 'node:path';
+import { parseMetrics, type Sample } from '@vigil/testing';
+
+const CLIENT_PACKAGES = ['ioredis', 'redis', '@redis/client', '@redis/bloom', '@redis/json', '@redis/search', '@redis/time-series'];
+
+/**
+ * Requires a client library afresh, so that the instrumentation's require hook patches this
+ * copy even when another test file loaded the library earlier in the same mocha process.
+ */
+export function freshRequire<T>(name: string): T {
+  const dirs = CLIENT_PACKAGES.map((p) => path.dirname(require.resolve(`${p}/package.json`)) + path.sep);
+  for (const key of Object.keys(require.cache)) {
+    if (dirs.some((d) => key.startsWith(d))) delete require.cache[key];
+  }
+  return require(name) as T;
+}
+
+/** cache_operations_total as `operation/result` -> value, and the duration histogram's counts as `operation/count`. */
+export function cacheCounts(text: string | Sample[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const s of typeof text === 'string' ? parseMetrics(text) : text) {
+    if (s.name === 'cache_operations_total') out.set(`${s.labels.operation}/${s.labels.result}`, s.value);
+    if (s.name === 'cache_operation_duration_seconds_count') out.set(`${s.labels.operation}/count`, s.value);
+  }
+  return out;
+}
+
+/** The series that changed between two scrapes, and by how much. */
+export function delta(before: string, after: string): Record<string, number> {
+  const a = cacheCounts(before);
+  const b = cacheCounts(after);
+  const out: Record<string, number> = {};
+  for (const [k, v] of b) {
+    const d = v - (a.get(k) ?? 0);
+    if (d !== 0) out[k] = d;
+  }
+  return out;
+}
+
+/** Only the cache_operations_total entries of a delta (no histogram counts). */
+export function counts(d: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(d).filter(([k]) => !k.endsWith('/count')));
+}
+
+/**
+ * A TCP proxy in front of a server that can be frozen: while frozen it accepts connections
+ * and reads what clients send but forwards nothing either way — a server that stops answering.
+ */
+export interface FreezableProxy {
+  port: number;
+  freeze(): void;
+  thaw(): void;
+  close(): Promise<void>;
+}
+
+export async function freezableProxy(targetHost: string, targetPort: number): Promise<FreezableProxy> {
+  let frozen = false;
+  const pairs = new Set<{ client: Socket; upstream: Socket; held: Buffer[]; heldBack: Buffer[] }>();
+  const server: Server = createServer((client) => {
+    const upstream = connect(targetPort, targetHost);
+    const pair = { client, upstream, held: [] as Buffer[], heldBack: [] as Buffer[] };
+    pairs.add(pair);
+    client.on('data', (d: Buffer) => (frozen ? pair.held.push(d) : upstream.write(d)));
+    upstream.on('data', (d: Buffer) => (frozen ? pair.heldBack.push(d) : client.write(d)));
+    const end = () => {
+      pairs.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('close', end).on('error', end);
+    upstream.on('close', end).on('error', end);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  return {
+    port,
+    freeze: () => {
+      frozen = true;
+    },
+    thaw: () => {
+      frozen = false;
+      for (const p of pairs) {
+        for (const d of p.held.splice(0)) p.upstream.write(d);
+        for (const d of p.heldBack.splice(0)) p.client.write(d);
+      }
+    },
+    close: async () => {
+      for (const p of pairs) {
+        p.client.destroy();
+        p.upstream.destroy();
+      }
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** A key prefix no other test uses. */
+export function uniquePrefix(name: string): string {
+  return `vigil:test:redis:${name}:${process.pid}:${Date.now().toString(36)}:`;
+}
