@@ -1,0 +1,188 @@
+import { diag, DiagLogLevel, metrics, type DiagLogger } from '@opentelemetry/api';
+import { setGlobalErrorHandler } from '@opentelemetry/core';
+import { registerInstrumentations, type Instrumentation } from '@opentelemetry/instrumentation';
+import {
+  detectResources,
+  envDetector,
+  hostDetector,
+  osDetector,
+  processDetector,
+  resourceFromAttributes,
+  serviceInstanceIdDetector,
+  type ResourceDetector,
+} from '@opentelemetry/resources';
+import { MeterProvider, type MetricReader } from '@opentelemetry/sdk-metrics';
+import { leanRegistry, log, logOnce, setLogLevel } from '@vigil/catalog';
+import { METRIC_SOURCE_KEY } from '@vigil/health';
+import { HttpServerInstrumentation } from '@vigil/instrumentation-http';
+import { PgInstrumentation } from '@vigil/instrumentation-pg';
+import { RedisInstrumentation } from '@vigil/instrumentation-redis';
+import { resolveConfig, type ResolvedConfig } from './config';
+import { prometheusReader, pushReaders } from './readers';
+import { startRuntimeMetrics } from './runtime';
+import type { MetricsServer } from './server';
+import { startTraces } from './traces';
+import type { VigilHandle, VigilOptions } from './types';
+
+export const VERSION: string = (require('../../package.json') as { version: string }).version;
+
+const RUNNING = Symbol.for('vigil.running');
+type Global = { [RUNNING]?: VigilHandle };
+
+const NOOP: VigilHandle = {
+  shutdown: async () => {},
+  forceFlush: async () => {},
+  metricsPort: undefined,
+};
+
+const DETECTORS: Record<string, ResourceDetector[]> = {
+  env: [envDetector],
+  host: [hostDetector],
+  os: [osDetector],
+  process: [processDetector],
+  serviceinstance: [serviceInstanceIdDetector],
+  all: [envDetector, hostDetector, osDetector, processDetector, serviceInstanceIdDetector],
+  none: [],
+};
+
+// OpenTelemetry's own diagnostics go through vigil's once-only log.
+function routeDiagnostics(level: ResolvedConfig['logLevel']): void {
+  const once = (lvl: 'error' | 'warn' | 'info' | 'debug') => (message: string, ...args: unknown[]) =>
+    logOnce(`diag:${message}`, lvl, `opentelemetry: ${[message, ...args.map(String)].join(' ').slice(0, 500)}`);
+  const logger: DiagLogger = { error: once('error'), warn: once('warn'), info: once('info'), debug: once('debug'), verbose: once('debug') };
+  const levels = { none: DiagLogLevel.NONE, error: DiagLogLevel.ERROR, warn: DiagLogLevel.WARN, info: DiagLogLevel.WARN, debug: DiagLogLevel.DEBUG };
+  diag.setLogger(logger, { logLevel: levels[level], suppressOverrideMessage: true });
+  // Failed exports are reported once per change of state by StateLoggingExporter; other
+  // SDK errors once per distinct first line.
+  setGlobalErrorHandler((err) => {
+    const first = String((err as Error)?.message ?? err).split('\n')[0]!.slice(0, 200);
+    if (first.includes('metrics export failed')) return;
+    logOnce(`otel-error:${first}`, 'warn', `opentelemetry: ${first}`);
+  });
+}
+
+/** A promise that settles by `ms` at the latest. */
+function bounded(work: Promise<unknown>, ms: number, what: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      log('warn', `${what} did not finish within ${ms} ms; giving up on it`);
+      resolve();
+    }, ms);
+  });
+  return Promise.race([work.then(() => undefined, (err: Error) => log('warn', `${what}: ${err?.message ?? err}`)), timeout]).finally(() =>
+    clearTimeout(timer),
+  );
+}
+
+/**
+ * Starts vigil: documented HTTP, PostgreSQL and Redis metrics, runtime metrics,
+ * and the configured exporters. Never throws; a second call returns the running handle.
+ */
+export function start(options: VigilOptions = {}): VigilHandle {
+  const g = globalThis as Global;
+  if (g[RUNNING]) {
+    logOnce('start:twice', 'info', 'vigil is already running in this process (preloaded?); start() returns the running instance');
+    return g[RUNNING];
+  }
+  try {
+    const config = resolveConfig(options);
+    setLogLevel(config.logLevel);
+    if (config.disabled) {
+      log('info', 'OTEL_SDK_DISABLED is true: vigil records nothing and opens no port');
+      return NOOP;
+    }
+    routeDiagnostics(config.logLevel);
+    const handle = startEnabled(config, options);
+    g[RUNNING] = handle;
+    return handle;
+  } catch (err) {
+    log('error', `vigil could not start and is off; the application goes on (${(err as Error)?.stack ?? err})`);
+    return NOOP;
+  }
+}
+
+function startEnabled(config: ResolvedConfig, options: VigilOptions): VigilHandle {
+  const registry = leanRegistry();
+  registry.cardinalityLimit = config.cardinalityLimit;
+
+  const detected = detectResources({ detectors: config.resourceDetectors.flatMap((d) => DETECTORS[d] ?? []) });
+  const resource = detected.merge(
+    resourceFromAttributes({
+      ...config.resourceAttributes,
+      ...(config.serviceName ? { 'service.name': config.serviceName } : {}),
+    }),
+  );
+
+  const readers: MetricReader[] = [];
+  let server: MetricsServer | undefined;
+  if (config.exporters.has('prometheus')) {
+    const prom = prometheusReader(config, [registry], options.metricsServerRoutes);
+    readers.push(prom.reader);
+    server = prom.server;
+    // @vigil/health's stats endpoint reads metric values through the cumulative pull reader.
+    (globalThis as { [METRIC_SOURCE_KEY]?: unknown })[METRIC_SOURCE_KEY] = prom.reader;
+  }
+  readers.push(...pushReaders(config, [registry]));
+
+  const meterProvider = new MeterProvider({ resource, readers });
+  metrics.setGlobalMeterProvider(meterProvider);
+
+  const instrumentations: Instrumentation[] = [];
+  if (config.instrumentations.http) instrumentations.push(new HttpServerInstrumentation(options.http));
+  if (config.instrumentations.pg) instrumentations.push(new PgInstrumentation(options.pg));
+  if (config.instrumentations.redis) instrumentations.push(new RedisInstrumentation(options.redis));
+  const unregister = registerInstrumentations({ instrumentations, meterProvider });
+
+  const stopRuntime = config.runtimeMetrics ? startRuntimeMetrics(meterProvider.getMeter('@vigil/node', VERSION)) : () => {};
+  const traces = config.tracesExporter !== 'none' ? startTraces(config, resource) : undefined;
+
+  let metricsPort: number | undefined;
+  const listening = server?.listen().then((port) => (metricsPort = port));
+
+  let stopping: Promise<void> | undefined;
+  const handle: VigilHandle = {
+    get metricsPort() {
+      return metricsPort;
+    },
+    forceFlush: () => bounded(meterProvider.forceFlush(), config.shutdownTimeoutMs, 'flushing metrics'),
+    shutdown() {
+      return (stopping ??= (async () => {
+        removeSignalHandlers();
+        await listening;
+        stopRuntime();
+        unregister();
+        await bounded(
+          Promise.allSettled([meterProvider.shutdown(), traces?.shutdown(), server?.close()]),
+          config.shutdownTimeoutMs,
+          'shutting down vigil',
+        );
+        delete (globalThis as Global)[RUNNING];
+      })());
+    },
+  };
+  const removeSignalHandlers = installSignalHandlers(handle);
+  return handle;
+}
+
+/**
+ * On SIGTERM / SIGINT: flush, then let the process end as it would without vigil.
+ * When the app has its own handler, the app decides when to exit; otherwise the
+ * signal is raised again after the flush, so the default action (exit) happens.
+ */
+function installSignalHandlers(handle: VigilHandle): () => void {
+  const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
+  const onSignal = (signal: NodeJS.Signals) => {
+    const appHandles = process.listenerCount(signal) > 1;
+    void handle.shutdown().finally(() => {
+      if (!appHandles && process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+    });
+  };
+  const onBeforeExit = () => void handle.shutdown();
+  for (const s of signals) process.on(s, onSignal);
+  process.once('beforeExit', onBeforeExit);
+  return () => {
+    for (const s of signals) process.removeListener(s, onSignal);
+    process.removeListener('beforeExit', onBeforeExit);
+  };
+}

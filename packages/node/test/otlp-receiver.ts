@@ -1,0 +1,113 @@
+// A stand-in OTLP/HTTP metrics backend for tests: it decodes each push with the
+// OTLP protobuf definitions (the subset of opentelemetry-proto that metrics use)
+// and answers as a collector would.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as protobuf from 'protobufjs';
+
+const PROTO = `
+syntax = "proto3";
+package opentelemetry.proto;
+message ExportMetricsServiceRequest { repeated ResourceMetrics resource_metrics = 1; }
+message ResourceMetrics { Resource resource = 1; repeated ScopeMetrics scope_metrics = 2; string schema_url = 3; }
+message Resource { repeated KeyValue attributes = 1; uint32 dropped_attributes_count = 2; }
+message ScopeMetrics { InstrumentationScope scope = 1; repeated Metric metrics = 2; string schema_url = 3; }
+message InstrumentationScope { string name = 1; string version = 2; repeated KeyValue attributes = 3; }
+message Metric {
+  string name = 1; string description = 2; string unit = 3;
+  oneof data { Gauge gauge = 5; Sum sum = 7; Histogram histogram = 9; }
+}
+message Gauge { repeated NumberDataPoint data_points = 1; }
+message Sum { repeated NumberDataPoint data_points = 1; int32 aggregation_temporality = 2; bool is_monotonic = 3; }
+message Histogram { repeated HistogramDataPoint data_points = 1; int32 aggregation_temporality = 2; }
+message NumberDataPoint {
+  repeated KeyValue attributes = 7; fixed64 start_time_unix_nano = 2; fixed64 time_unix_nano = 3;
+  oneof value { double as_double = 4; sfixed64 as_int = 6; }
+}
+message HistogramDataPoint {
+  repeated KeyValue attributes = 9; fixed64 start_time_unix_nano = 2; fixed64 time_unix_nano = 3;
+  fixed64 count = 4; double sum = 5; repeated fixed64 bucket_counts = 6; repeated double explicit_bounds = 7;
+}
+message KeyValue { string key = 1; AnyValue value = 2; }
+message AnyValue { oneof value { string string_value = 1; bool bool_value = 2; int64 int_value = 3; double double_value = 4; } }
+`;
+
+const Request = protobuf.parse(PROTO).root.lookupType('opentelemetry.proto.ExportMetricsServiceRequest');
+
+export interface OtlpPoint {
+  metric: string;
+  type: 'gauge' | 'sum' | 'histogram';
+  monotonic?: boolean;
+  attributes: Record<string, string>;
+  value?: number;
+  count?: number;
+  bucketCounts?: number[];
+  bounds?: number[];
+}
+
+export interface OtlpReceiver {
+  url: string;
+  /** Every data point of every push, in arrival order. */
+  points: OtlpPoint[];
+  /** The resource attributes of the last push. */
+  resource: Record<string, string>;
+  pushes: number;
+  /** Answer with this status instead of 200 (e.g. 503). */
+  failWith?: number;
+  close(): Promise<void>;
+}
+
+type Any = { stringValue?: string; boolValue?: boolean; intValue?: number | string; doubleValue?: number };
+type Kv = { key: string; value?: Any };
+const anyToString = (v: Any | undefined) => String(v?.stringValue ?? v?.intValue ?? v?.doubleValue ?? v?.boolValue ?? '');
+const attrs = (kvs: Kv[] | undefined) => Object.fromEntries((kvs ?? []).map((kv) => [kv.key, anyToString(kv.value)]));
+
+export function startOtlpReceiver(): Promise<OtlpReceiver> {
+  const receiver: OtlpReceiver = { url: '', points: [], resource: {}, pushes: 0, close: async () => {} };
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (req.url !== '/v1/metrics' || req.headers['content-type'] !== 'application/x-protobuf') {
+        res.writeHead(415).end();
+        return;
+      }
+      if (receiver.failWith) {
+        res.writeHead(receiver.failWith).end();
+        return;
+      }
+      const msg = Request.toObject(Request.decode(Buffer.concat(chunks)), { longs: Number, defaults: false }) as {
+        resourceMetrics?: Array<{ resource?: { attributes?: Kv[] }; scopeMetrics?: Array<{ metrics?: Array<Record<string, any>> }> }>;
+      };
+      receiver.pushes++;
+      for (const rm of msg.resourceMetrics ?? []) {
+        receiver.resource = attrs(rm.resource?.attributes);
+        for (const sm of rm.scopeMetrics ?? []) {
+          for (const m of sm.metrics ?? []) {
+            const type = m.gauge ? 'gauge' : m.sum ? 'sum' : 'histogram';
+            for (const dp of m[type]?.dataPoints ?? []) {
+              receiver.points.push({
+                metric: m.name,
+                type,
+                monotonic: m.sum?.isMonotonic,
+                attributes: attrs(dp.attributes),
+                value: dp.asDouble ?? dp.asInt,
+                count: dp.count,
+                bucketCounts: dp.bucketCounts,
+                bounds: dp.explicitBounds,
+              });
+            }
+          }
+        }
+      }
+      res.writeHead(200, { 'Content-Type': 'application/x-protobuf' }).end();
+    });
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => {
+      receiver.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/metrics`;
+      receiver.close = () => new Promise((r) => (server.closeAllConnections(), server.close(() => r())));
+      resolve(receiver);
+    }),
+  );
+}
