@@ -8,7 +8,7 @@
 // server process's own user+system time over a fixed number of requests, so a
 // busy machine skews throughput more than it skews these numbers.
 //
-//   node packages/instrumentation-http/bench/hot-path.js [--requests 20000] [--rounds 9]
+//   node packages/instrumentation-http/bench/hot-path.js [--requests 10000] [--rounds 21]
 //        [--connections 8] [--path /] [--contenders baseline,noop-channel,vigil]
 //   profile one contender:  node --cpu-prof packages/instrumentation-http/bench/hot-path.js --server vigil
 //   (the server then serves until killed; drive it with --client-only --port N)
@@ -135,8 +135,8 @@ function ask(child) {
 }
 
 async function main() {
-  const requests = Number(opt('requests', '20000'));
-  const rounds = Number(opt('rounds', '9'));
+  const requests = Number(opt('requests', '10000'));
+  const rounds = Number(opt('rounds', '21'));
   const connections = Number(opt('connections', '8'));
   const reqPath = opt('path', '/');
   const names = opt('contenders', 'baseline,noop-channel,vigil').split(',');
@@ -172,18 +172,20 @@ async function main() {
     for (const s of servers) s.child.send('exit');
   }
   const base = servers.find((s) => s.name === 'baseline') ?? servers[0];
-  const baseCpu = median(base.cpu);
-  const baseRps = median(base.rps);
   console.log(`\nnode:http hello-world, ${requests} requests x ${rounds} rounds, ${connections} keep-alive connections, path ${reqPath}, node ${process.version}`);
-  console.log('contender       CPU µs/req (median)  ratio   min..max          req/s (median)  ratio   RSS MB');
+  console.log('ratio = median of the per-round ratios to the baseline (robust to load drifting between rounds)');
+  console.log('contender       CPU µs/req  ratio   (min..max µs)        req/s   ratio   RSS MB');
   for (const s of servers) {
     const cpu = median(s.cpu);
     const rps = median(s.rps);
+    const cpuRatio = median(s.cpu.map((c, i) => c / base.cpu[i]));
+    const rpsRatio = median(s.rps.map((r, i) => r / base.rps[i]));
     console.log(
-      `${s.name.padEnd(15)} ${cpu.toFixed(2).padStart(10)}          ${(cpu / baseCpu).toFixed(3)}   ${Math.min(...s.cpu).toFixed(1)}..${Math.max(...s.cpu).toFixed(1)}`.padEnd(67) +
-        `${rps.toFixed(0).padStart(8)}        ${(rps / baseRps).toFixed(3)}   ${(s.rss / 1048576).toFixed(0)}`,
+      `${s.name.padEnd(15)} ${cpu.toFixed(2).padStart(9)}  ${cpuRatio.toFixed(3)}   (${Math.min(...s.cpu).toFixed(1)}..${Math.max(...s.cpu).toFixed(1)})`.padEnd(55) +
+        `${rps.toFixed(0).padStart(8)}   ${rpsRatio.toFixed(3)}   ${(s.rss / 1048576).toFixed(0)}`,
     );
   }
+
 }
 
 if (has('server')) runServer(opt('server'));

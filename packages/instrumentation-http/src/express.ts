@@ -17,7 +17,7 @@
 // Both are patched through the main module, so an `express4`-style alias or an
 // ESM namespace reaches the same objects.
 import { InstrumentationNodeModuleDefinition } from '@opentelemetry/instrumentation';
-import { Framework, MountNode, patternText, stateOf, type RequestState } from './internal-types';
+import { Framework, MountNode, patternText, stateOf, UNKNOWN_PATTERN, type RequestState } from './internal-types';
 import type { Shim } from './shim';
 
 export const EXPRESS_VERSIONS = ['>=4.0.0 <6'];
@@ -26,10 +26,18 @@ export const ROUTER_VERSIONS = ['>=2.0.0 <3'];
 const kOwner = Symbol('vigil.http.express-owner');
 const kPattern = Symbol('vigil.http.express-pattern');
 const kRoot = Symbol('vigil.http.express-root');
+/** On a router: how many of its layers have been looked at by tagExisting. */
+const kSeen = Symbol('vigil.http.express-seen');
 
 interface LayerLike {
   route?: { path?: unknown } | null;
   handle?: unknown;
+  /** router >= 2.3 keeps the path it was created with */
+  rawPath?: unknown;
+  /** router 2.x: mounted at '/' */
+  slash?: boolean;
+  /** Express 4: the layer's path regexp; fast_slash when mounted at '/' */
+  regexp?: { fast_slash?: boolean };
   [kOwner]?: object;
   [kPattern]?: string;
 }
@@ -37,6 +45,7 @@ interface LayerLike {
 interface RouterLike {
   stack?: LayerLike[];
   [kRoot]?: MountNode;
+  [kSeen]?: number;
 }
 
 type AnyFn = (this: unknown, ...args: unknown[]) => unknown;
@@ -113,10 +122,45 @@ function wrapRoute(original: AnyFn): AnyFn {
   };
 }
 
+/** The mount path of a layer created before vigil patched its router, if the layer still tells it. */
+function recoverPattern(layer: LayerLike): string {
+  if ('rawPath' in layer) return patternText(layer.rawPath);
+  if (layer.slash === true || layer.regexp?.fast_slash === true) return '/';
+  return UNKNOWN_PATTERN;
+}
+
+/**
+ * Tags the layers of a router that were registered before vigil patched it
+ * (vigil enabled after the app was built). Routes and '/' mounts are
+ * recovered; a mount at an unknown path makes the routes below it 'unmatched'
+ * rather than reporting them without their prefix.
+ */
+function tagExisting(router: RouterLike, stack: LayerLike[]): void {
+  for (let i = 0; i < stack.length; i++) {
+    const layer = stack[i];
+    if (layer == null || typeof layer !== 'object' || layer[kOwner] !== undefined) continue;
+    layer[kOwner] = router;
+    if (layer.route == null) layer[kPattern] = recoverPattern(layer);
+    patchLayerProto(Object.getPrototypeOf(layer) as LayerProto | null);
+  }
+  router[kSeen] = stack.length;
+}
+
 function wrapHandle(original: AnyFn): AnyFn {
   return function handle(this: unknown, req: unknown, res: unknown, out: unknown): unknown {
     const st = stateOf(req);
-    if (st !== undefined) st.framework = Framework.Express;
+    if (st !== undefined) {
+      st.framework = Framework.Express;
+      const router = this as RouterLike;
+      const stack = router.stack;
+      if (Array.isArray(stack) && router[kSeen] !== stack.length) {
+        try {
+          tagExisting(router, stack);
+        } catch {
+          // never in the way of the request
+        }
+      }
+    }
     return original.call(this, req, res, out);
   };
 }
@@ -138,7 +182,7 @@ function enterLayer(st: RequestState, layer: LayerLike, owner: object): void {
   }
   const route = layer.route;
   if (route != null && typeof route === 'object') {
-    st.route = node.routeTemplate(route, route.path);
+    st.route = node.routeTemplate(route, route.path); // undefined below an unknown mount: 'unmatched'
     st.mount = node;
   } else {
     st.mount = node.child(layer, layer.handle, layer[kPattern] ?? '');

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { InstrumentationBase, type InstrumentationModuleDefinition } from '@opentelemetry/instrumentation';
-import { leanRegistry, logOnce } from '@vigil/catalog';
+import { leanRegistry, listSetting, logOnce } from '@vigil/catalog';
 import { expressDefinition, routerDefinition } from './express';
 import { koaDefinition } from './koa';
 import { HttpRecorder } from './recorder';
@@ -45,7 +45,13 @@ export class HttpServerInstrumentation extends InstrumentationBase<HttpServerIns
 
   protected override init(): InstrumentationModuleDefinition[] {
     const shim = this.shim();
-    return [expressDefinition(shim), routerDefinition(shim), koaDefinition(shim)];
+    const defs = [expressDefinition(shim), routerDefinition(shim), koaDefinition(shim)];
+    // InstrumentationBase calls init() from its constructor, after it has set _config.
+    for (const name of listSetting('VIGIL_HTTP_EXPRESS_MODULES', this._config?.expressModules, [])) {
+      if (name !== 'express' && /^(@[\w.-]+\/)?[\w.-]+$/.test(name)) defs.push(expressDefinition(shim, name));
+      else if (name !== 'express') logOnce(`setting:VIGIL_HTTP_EXPRESS_MODULES:${name.slice(0, 80)}`, 'warn', `VIGIL_HTTP_EXPRESS_MODULES: "${name.slice(0, 80)}" is not a package name; ignoring it`);
+    }
+    return defs;
   }
 
   private recorder(): HttpRecorder {
@@ -86,7 +92,10 @@ export class HttpServerInstrumentation extends InstrumentationBase<HttpServerIns
     } catch {
       return;
     }
-    for (const def of this.getModuleDefinitions()) {
+    // The definitions InstrumentationBase hooks and unpatches on disable();
+    // getModuleDefinitions() would build fresh copies through init().
+    const defs = (this as unknown as { _modules?: InstrumentationModuleDefinition[] })._modules ?? [];
+    for (const def of defs) {
       if (def.moduleExports !== undefined || typeof def.patch !== 'function') continue;
       try {
         const file = req.resolve(def.name);

@@ -3,9 +3,13 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
-/** The RequestState of a request in flight, on the IncomingMessage. */
-export const kState = Symbol('vigil.http.state');
-/** On a socket: the first RequestState in flight on it (null: tracked, none in flight). */
+/**
+ * On a socket: the first RequestState in flight on it (null: tracked, none in
+ * flight); pipelined requests follow through `next`. The state of a request is
+ * found through its socket rather than a property on the request: adding a
+ * property to each IncomingMessage would allocate, a socket lives for the
+ * whole keep-alive connection.
+ */
 export const kConn = Symbol('vigil.http.conn');
 /** On an http.Server: what kind of server it is, decided at its first request. */
 export const kServerKind = Symbol('vigil.http.server-kind');
@@ -44,7 +48,6 @@ export interface RequestSink {
 export class RequestState {
   req: IncomingMessage | null = null;
   res: ServerResponse | null = null;
-  socket: Socket | null = null;
   /** The next request in flight on the same socket (HTTP pipelining). */
   next: RequestState | null = null;
   sink: RequestSink | null = null;
@@ -62,7 +65,6 @@ export class RequestState {
 
   reset(): void {
     this.req = this.res = null;
-    this.socket = null;
     this.next = null;
     this.sink = null;
     this.start = 0;
@@ -74,11 +76,17 @@ export class RequestState {
   }
 }
 
-/** The state of req if it is in flight and still belongs to it (states are pooled). */
+/** The state of req if it is in flight (states are pooled: it must still belong to req). */
 export function stateOf(req: unknown): RequestState | undefined {
   if (req === null || typeof req !== 'object') return undefined;
-  const st = (req as { [kState]?: RequestState })[kState];
-  return st !== undefined && st.req === req ? st : undefined;
+  const socket = (req as { socket?: unknown }).socket;
+  if (socket == null || typeof socket !== 'object') return undefined;
+  let st = (socket as { [kConn]?: RequestState | null })[kConn];
+  while (st != null) {
+    if (st.req === req) return st;
+    st = st.next;
+  }
+  return undefined;
 }
 
 /**
@@ -95,20 +103,27 @@ export class MountNode {
     readonly router: unknown,
     /** Full template of this mount point ('' at the root, no trailing slash). */
     readonly prefix: string,
+    /** False below a mount whose path vigil could not learn: routes there have no template. */
+    readonly known = true,
   ) {}
 
-  /** The node for entering `key` (a layer or a router) mounted at `pattern` below this node. */
+  /**
+   * The node for entering `key` (a layer or a router) mounted at `pattern`
+   * (UNKNOWN_PATTERN when not known) below this node.
+   */
   child(key: object, router: unknown, pattern: string): MountNode {
     let c = this.children?.get(key);
     if (c === undefined) {
-      c = new MountNode(this, router, joinTemplate(this.prefix, pattern, false));
+      const known = this.known && pattern !== UNKNOWN_PATTERN;
+      c = new MountNode(this, router, known ? joinTemplate(this.prefix, pattern, false) : '', known);
       (this.children ??= new WeakMap()).set(key, c);
     }
     return c;
   }
 
   /** The full template of a route (keyed by the route object, whose path is `path`) under this node. */
-  routeTemplate(route: object, path: unknown): string {
+  routeTemplate(route: object, path: unknown): string | undefined {
+    if (!this.known) return undefined;
     let t = this.routes?.get(route);
     if (t === undefined) {
       t = joinTemplate(this.prefix, patternText(path), true);
@@ -117,6 +132,9 @@ export class MountNode {
     return t;
   }
 }
+
+/** Mount path of a layer registered before vigil patched its router, when it cannot be recovered. */
+export const UNKNOWN_PATTERN = '\u0000unknown';
 
 /** Longest endpoint label value; longer templates are cut. */
 export const MAX_ENDPOINT_LENGTH = 128;

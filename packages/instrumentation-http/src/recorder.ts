@@ -27,11 +27,9 @@ import {
   kConn,
   kFastifyServer,
   kServerKind,
-  kState,
   MAX_ENDPOINT_LENGTH,
   RequestState,
   ServerKind,
-  stateOf,
   type IncomingMessage,
   type RequestSink,
   type Server,
@@ -202,9 +200,7 @@ export class HttpRecorder implements RequestSink {
       st.start = performance.now();
       st.method = methodLabel(req.method);
       st.framework = kind === ServerKind.Fastify ? Framework.Fastify : Framework.None;
-      (req as Marked<IncomingMessage>)[kState] = st;
       if (socket != null) {
-        st.socket = socket;
         const sock = socket as Marked<Socket>;
         const head = sock[kConn] as RequestState | null | undefined;
         if (head === undefined) {
@@ -227,21 +223,21 @@ export class HttpRecorder implements RequestSink {
 
   private readonly onFinish = (message: unknown): void => {
     try {
-      const { request: req, response: res } = message as ServerMessage;
-      const st = stateOf(req);
-      if (st === undefined || st.sink !== this) return;
-      // unlink from the socket's list of requests in flight
-      const socket = st.socket;
-      if (socket !== null) {
-        const sock = socket as Marked<Socket>;
-        const head = sock[kConn] as RequestState | null | undefined;
-        if (head === st) sock[kConn] = st.next;
-        else if (head != null) {
-          let p = head;
-          while (p.next !== null && p.next !== st) p = p.next;
-          if (p.next === st) p.next = st.next;
-        }
+      const { request: req, response: res, socket } = message as ServerMessage;
+      if (socket == null) return;
+      // find the request among those in flight on its socket (the first one,
+      // unless requests are pipelined) and unlink it
+      const sock = socket as Marked<Socket>;
+      let st = sock[kConn] as RequestState | null | undefined;
+      let prev: RequestState | null = null;
+      while (st != null && st.req !== req) {
+        prev = st;
+        st = st.next;
       }
+      if (st == null || st.sink !== this) return;
+      if (prev === null) sock[kConn] = st.next;
+      else prev.next = st.next;
+      st.next = null;
       this.record(st, statusLabel(res.statusCode));
     } catch (err) {
       logOnce('http:finish', 'warn', `HTTP instrumentation failed at a response finish (${errorText(err)})`);
@@ -280,8 +276,6 @@ export class HttpRecorder implements RequestSink {
   }
 
   private release(st: RequestState): void {
-    const req = st.req as Marked<IncomingMessage> | null;
-    if (req !== null && req[kState] === st) req[kState] = undefined;
     st.reset();
     if (this.pool.length < POOL_MAX) this.pool.push(st);
     if (!this.startOn) this.maybeStopFinish();

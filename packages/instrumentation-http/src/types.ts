@@ -90,6 +90,16 @@ export interface HttpServerInstrumentationConfig extends InstrumentationConfig {
   userRoleResolver?: HttpUserRoleResolver;
 
   /**
+   * More module names under which Express 4 or 5 is installed, for npm aliases
+   * such as `"express4": "npm:express@4"` (require-in-the-middle and
+   * import-in-the-middle hook modules by name). 'express' is always hooked.
+   * Read once, when the instrumentation is constructed.
+   * Environment: `VIGIL_HTTP_EXPRESS_MODULES` (comma-separated).
+   * @default []
+   */
+  expressModules?: string[];
+
+  /**
    * The lean registry the three HTTP metrics are recorded in.
    * @default the process-wide registry, `leanRegistry()` from @vigil/catalog
    */

@@ -172,3 +172,49 @@ describe('HttpServerInstrumentation with Express and endpointPrefixRules', () =>
     ]);
   });
 });
+
+describe('HttpServerInstrumentation enabled after the Express apps were built', () => {
+  // Built while the instrumentation is disabled (the suites above disabled it),
+  // as when vigil is started from code after the app: the routers were not
+  // tagged at registration and are tagged at their first request instead.
+  const servers: Record<string, { server: ReturnType<typeof createServer>; port: number }> = {};
+  before(async () => {
+    for (const [name, express] of [
+      ['4', express4],
+      ['5', express5],
+    ] as const) {
+      const server = createServer(buildApp(express));
+      servers[name] = { server, port: await listen(server) };
+    }
+  });
+  after(async () => {
+    for (const s of Object.values(servers)) await close(s.server);
+  });
+  const m = withHttpMetrics();
+
+  it('Express 5 (router keeps the mount paths): full templates', async () => {
+    const { port } = servers['5']!;
+    await get(port, '/api/v1/users/42');
+    await get(port, '/orgs/7/projects/9');
+    await get(port, '/items');
+    await get(port, '/nope');
+    expect(requestLines(await m.scrape())).to.deep.equal([
+      'http_requests_total{method="GET",endpoint="/api/v1/users/:id",status_code="200",user_role="anonymous"} 1',
+      'http_requests_total{method="GET",endpoint="/items",status_code="200",user_role="anonymous"} 1',
+      'http_requests_total{method="GET",endpoint="/orgs/:orgId/projects/:projectId",status_code="200",user_role="anonymous"} 1',
+      'http_requests_total{method="GET",endpoint="unmatched",status_code="404",user_role="anonymous"} 1',
+    ]);
+  });
+
+  it('Express 4: routes outside path mounts keep their template, routes below a path mount are "unmatched" rather than wrong', async () => {
+    const { port } = servers['4']!;
+    await get(port, '/api/v1/users/42');
+    await get(port, '/items');
+    await get(port, '/');
+    expect(requestLines(await m.scrape())).to.deep.equal([
+      'http_requests_total{method="GET",endpoint="/",status_code="200",user_role="anonymous"} 1',
+      'http_requests_total{method="GET",endpoint="/items",status_code="200",user_role="anonymous"} 1',
+      'http_requests_total{method="GET",endpoint="unmatched",status_code="200",user_role="anonymous"} 1',
+    ]);
+  });
+});

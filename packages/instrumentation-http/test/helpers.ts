@@ -1,27 +1,19 @@
-import type { InstrumentationModuleDefinition } from '@opentelemetry/instrumentation';
 import { httpRequestDurationSeconds, httpRequestsTotal, leanRegistry } from '@vigil/catalog';
 import { inProcessMetrics, samplesOf, type InProcessMetrics } from '@vigil/testing';
 import type { Server } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
-import { expressDefinition, HttpServerInstrumentation, type HttpServerInstrumentationConfig } from '../src';
+import { HttpServerInstrumentation, type HttpServerInstrumentationConfig } from '../src';
 import { PACKAGE_NAME, PACKAGE_VERSION } from '../src/version';
 
+let shared: HttpServerInstrumentation | undefined;
+
 /**
- * The instrumentation plus the Express 4 test install: it is the npm alias
- * `express4` (npm:express@4), so require-in-the-middle sees the module name
- * 'express4'; the same definition is added under that name.
+ * One instance for every suite: Express and Koa are patched once per process.
+ * Express 4 is installed as the npm alias `express4` (npm:express@4), hooked
+ * through the expressModules option.
  */
-export class TestHttpInstrumentation extends HttpServerInstrumentation {
-  protected override init(): InstrumentationModuleDefinition[] {
-    return [...super.init(), expressDefinition(this.shim(), 'express4', ['>=4.0.0 <5'])];
-  }
-}
-
-let shared: TestHttpInstrumentation | undefined;
-
-/** One instance for every suite: Express and Koa are patched once per process. */
-export function instrumentation(): TestHttpInstrumentation {
-  return (shared ??= new TestHttpInstrumentation({ enabled: false }));
+export function instrumentation(): HttpServerInstrumentation {
+  return (shared ??= new HttpServerInstrumentation({ enabled: false, expressModules: ['express4'] }));
 }
 
 /** Drops the series of the per-request metrics so each test sees only its own requests. */
