@@ -189,6 +189,8 @@ export class HttpRecorder implements RequestSink {
   private readonly onStart = (message: unknown): void => {
     try {
       const { request: req, socket, server } = message as ServerMessage;
+      // Without a socket a request could be neither found at its finish nor seen aborted.
+      if (socket == null) return;
       const kind = serverKind(server);
       if (kind === ServerKind.Ignored) return;
       const url = req.url;
@@ -200,19 +202,18 @@ export class HttpRecorder implements RequestSink {
       st.start = performance.now();
       st.method = methodLabel(req.method);
       st.framework = kind === ServerKind.Fastify ? Framework.Fastify : Framework.None;
-      if (socket != null) {
-        const sock = socket as Marked<Socket>;
-        const head = sock[kConn] as RequestState | null | undefined;
-        if (head === undefined) {
-          sock[kConn] = st;
-          socket.on('close', onSocketClose);
-        } else if (head === null) {
-          sock[kConn] = st;
-        } else {
-          let tail = head;
-          while (tail.next !== null) tail = tail.next;
-          tail.next = st;
-        }
+      const sock = socket as Marked<Socket>;
+      const head = sock[kConn] as RequestState | null | undefined;
+      if (head === undefined) {
+        // first request on this connection: one listener for its lifetime
+        sock[kConn] = st;
+        socket.on('close', onSocketClose);
+      } else if (head === null) {
+        sock[kConn] = st;
+      } else {
+        let tail = head;
+        while (tail.next !== null) tail = tail.next;
+        tail.next = st;
       }
       this.live++;
       this.inflight.value++;
