@@ -368,7 +368,7 @@ export const newApiModelRequestsTotal = recorded({
   help: 'Model requests',
   labels: [...CHANNEL, 'model_name', 'status', 'error_code', 'site_id'],
   seeds: GATEWAY,
-  note: 'status is success or error; error_code is the upstream HTTP status or error code, empty on success.',
+  note: 'status is success, error (the upstream failed) or aborted (the client went away first: neither a success nor a channel failure); error_code is the upstream HTTP status or error code, empty otherwise.',
 });
 
 export const newApiModelRequestDurationSeconds = recorded({
@@ -699,7 +699,7 @@ export const newApiModelSuccessRate = derived({
   help: 'Share of successful model requests over 5 minutes, by site, channel and model',
   labels: ['site_id', 'channel_id', 'channel_name', 'model_name'],
   unit: 'percentunit',
-  expr: '(sum by (site_id, channel_id, channel_name, model_name) (rate(new_api_model_requests_total{status="success"}[5m])) or 0 * sum by (site_id, channel_id, channel_name, model_name) (rate(new_api_model_requests_total[5m]))) / sum by (site_id, channel_id, channel_name, model_name) (rate(new_api_model_requests_total[5m]))',
+  expr: '(sum by (site_id, channel_id, channel_name, model_name) (rate(new_api_model_requests_total{status="success"}[5m])) or 0 * sum by (site_id, channel_id, channel_name, model_name) (rate(new_api_model_requests_total{status=~"success|error"}[5m]))) / sum by (site_id, channel_id, channel_name, model_name) (rate(new_api_model_requests_total{status=~"success|error"}[5m]))',
   seeds: GATEWAY,
-  note: 'The success-rate query of the seed\'s Grafana panels, as a rule.',
+  note: 'The success-rate query of the seed\'s Grafana panels, as a rule; requests the client aborted count neither way.',
 });
