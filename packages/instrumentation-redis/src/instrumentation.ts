@@ -1,4 +1,3 @@
-import type { BatchObservableResult, Meter, ObservableGauge } from '@opentelemetry/api';
 import {
   InstrumentationBase,
   InstrumentationNodeModuleDefinition,
@@ -8,7 +7,6 @@ import {
 import {
   booleanSetting,
   cacheSizeBytes,
-  createObservableGauge,
   leanRegistry,
   listSetting,
   logOnce,
@@ -33,6 +31,8 @@ import { Recorder } from './recorder';
 import type { RedisInstrumentationConfig } from './types';
 import { PACKAGE_NAME, PACKAGE_VERSION } from './version';
 
+const SCOPE = { name: PACKAGE_NAME, version: PACKAGE_VERSION };
+
 /** The majors of ioredis and @redis/client (node-redis' core; `redis` re-exports it) this package patches. */
 const IOREDIS_VERSIONS = ['>=5.0.0 <7'];
 const NODE_REDIS_VERSIONS = ['>=5.0.0 <7'];
@@ -56,7 +56,7 @@ function resolveSettings(config: RedisInstrumentationConfig): Settings {
     labels,
     memory: {
       enabled: booleanSetting('VIGIL_REDIS_MEMORY_METRICS', config.memoryMetrics, true),
-      intervalMs: numberSetting('VIGIL_REDIS_MEMORY_REFRESH_INTERVAL_MS', config.memoryRefreshIntervalMs, 15_000, { min: 0, max: 3_600_000 }),
+      intervalMs: numberSetting('VIGIL_REDIS_MEMORY_REFRESH_INTERVAL_MS', config.memoryRefreshIntervalMs, 15_000, { min: 100, max: 3_600_000 }),
       timeoutMs: numberSetting('VIGIL_REDIS_MEMORY_TIMEOUT_MS', config.memoryTimeoutMs, 500, { min: 1, max: 60_000 }),
     },
   };
@@ -75,7 +75,6 @@ export class RedisInstrumentation extends InstrumentationBase<RedisInstrumentati
   declare private _settings: Settings;
   declare private _recorder: Recorder | undefined;
   declare private _memory: MemoryMonitor | undefined;
-  declare private _gauges: { meter: Meter; size: ObservableGauge; ratio: ObservableGauge; callback: (r: BatchObservableResult) => Promise<void> } | undefined;
 
   constructor(config: RedisInstrumentationConfig = {}) {
     super(PACKAGE_NAME, PACKAGE_VERSION, config);
@@ -105,8 +104,19 @@ export class RedisInstrumentation extends InstrumentationBase<RedisInstrumentati
     return this._recorder;
   }
 
-  private memory(): MemoryMonitor {
-    return (this._memory ??= new MemoryMonitor(this._settings.memory));
+  private memory(): MemoryMonitor | undefined {
+    if (this._memory === undefined) {
+      try {
+        const registry = this._config.registry ?? leanRegistry();
+        this._memory = new MemoryMonitor(this._settings.memory, {
+          size: registry.values(cacheSizeBytes, SCOPE),
+          ratio: registry.values(redisMemoryUsageRatio, SCOPE),
+        });
+      } catch (err) {
+        logOnce('redis:memory', 'warn', `Redis memory metrics are not available (${describe(err)})`);
+      }
+    }
+    return this._memory;
   }
 
   private readonly sinks = {
@@ -114,30 +124,10 @@ export class RedisInstrumentation extends InstrumentationBase<RedisInstrumentati
     memory: () => this.memory(),
   };
 
-  protected override _updateMetricInstruments(): void {
-    try {
-      const old = this._gauges;
-      if (old !== undefined) old.meter.removeBatchObservableCallback(old.callback, [old.size, old.ratio]);
-      const meter = this.meter;
-      const size = createObservableGauge(meter, cacheSizeBytes);
-      const ratio = createObservableGauge(meter, redisMemoryUsageRatio);
-      const callback = async (result: BatchObservableResult): Promise<void> => {
-        try {
-          const readings = this._memory === undefined ? [] : await this._memory.collect();
-          for (const r of readings) {
-            const attributes = { server: r.server };
-            result.observe(size, r.usedBytes, attributes);
-            if (r.ratio !== undefined) result.observe(ratio, r.ratio, attributes);
-          }
-        } catch (err) {
-          logOnce('redis:memory-collect', 'warn', `Redis memory metrics could not be collected (${describe(err)})`);
-        }
-      };
-      meter.addBatchObservableCallback(callback, [size, ratio]);
-      this._gauges = { meter, size, ratio, callback };
-    } catch (err) {
-      logOnce('redis:instruments', 'warn', `Redis memory gauges could not be created (${describe(err)})`);
-    }
+  override enable(): void {
+    super.enable();
+    // The base constructor enables before this class's fields exist; _settings is set by then.
+    this._memory?.configure(this._settings.memory);
   }
 
   override disable(): void {

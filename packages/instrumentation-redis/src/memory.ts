@@ -1,20 +1,25 @@
 // cache_size_bytes{server} and redis_memory_usage_ratio{server}: INFO memory of
 // every Redis server the process is connected to.
 //
-// The client patches hand every application connection to `track()`. At metrics
-// collection the live connections are grouped by server (host:port as the
-// application configured it, or the socket path); for each server whose reading
-// is older than the refresh interval, INFO memory is sent over a dedicated
-// connection (a duplicate of one of the application's clients, so it has the same
-// credentials, TLS and sentinel settings, named `vigil-info`, never counted in
-// cache_operations_total). A dedicated connection is never queued behind the
+// The client patches hand every application connection to `track()`. In the
+// background (a timer that never keeps the process alive), every refresh interval,
+// the live connections are grouped by server (host:port as the application
+// configured it, or the socket path), and INFO memory is read from each server over
+// a dedicated connection: a duplicate of one of the application's clients, so it has
+// the same credentials, TLS and sentinel settings, named `vigil-info`, never counted
+// in cache_operations_total. A dedicated connection is never queued behind the
 // application's commands, cannot be caught in its MULTI, its blocking commands or
-// its subscriber mode, and does not keep the process alive (its socket is unref'd).
-// The collection waits for fresh readings at most `timeoutMs`; after that it
-// reports the last reading each server gave, so a Redis that stops answering never
-// stalls a scrape. A server none of whose application connections is ready any
-// more is dropped, with its dedicated connection.
-import { logOnce } from '@vigil/catalog';
+// its subscriber mode, and its socket is unref'd. An INFO that does not answer within
+// the timeout is abandoned with its connection (a new one is opened next time) and
+// the server keeps its last reading.
+//
+// The readings are gauges in vigil's lean registry, so a scrape reads them as they
+// are and never waits on Redis. (OpenTelemetry observable gauges would keep
+// exporting a server's last value forever after the process disconnected from it:
+// with cumulative temporality the SDK merges each collection into the previous one.)
+// A server none of whose application connections is ready any more is dropped at
+// the next refresh, with its dedicated connection.
+import { logOnce, type LeanValueFamily } from '@vigil/catalog';
 
 /** An application connection, as the memory monitor sees it. */
 export interface TrackedClient {
@@ -43,6 +48,18 @@ export interface MemoryReading {
   ratio: number | undefined;
 }
 
+export interface MemorySettings {
+  enabled: boolean;
+  intervalMs: number;
+  timeoutMs: number;
+}
+
+/** The gauges the readings go to. */
+export interface MemoryGauges {
+  size: LeanValueFamily;
+  ratio: LeanValueFamily;
+}
+
 /** Reads used_memory, maxmemory and total_system_memory from INFO memory text. */
 export function parseInfoMemory(server: string, text: string): MemoryReading | undefined {
   const field = (name: string): number | undefined => {
@@ -60,7 +77,6 @@ export function parseInfoMemory(server: string, text: string): MemoryReading | u
 class Server {
   probe: Probe | undefined;
   reading: MemoryReading | undefined;
-  nextRead = 0;
   inflight: Promise<void> | undefined;
   via: TrackedClient | undefined;
   constructor(readonly label: string) {}
@@ -75,40 +91,84 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
+function safe<T, F>(f: () => T, fallback: F): T | F {
+  try {
+    return f();
+  } catch {
+    return fallback;
+  }
+}
+
 const MAX_TRACKED_BEFORE_PRUNE = 1000;
+/** The first reading comes this soon after the first connection, however long the interval. */
+const FIRST_READING_MS = 1000;
 
 export class MemoryMonitor {
   private readonly clients = new Set<TrackedClient>();
   private readonly servers = new Map<string, Server>();
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private readonly scratch: string[] = [''];
+  private generation = 0;
 
   constructor(
-    private settings: { enabled: boolean; intervalMs: number; timeoutMs: number },
+    private settings: MemorySettings,
+    private readonly gauges: MemoryGauges,
   ) {}
 
-  configure(settings: { enabled: boolean; intervalMs: number; timeoutMs: number }): void {
+  /** New settings (setConfig), or the same ones again after the instrumentation is enabled anew. */
+  configure(settings: MemorySettings): void {
+    const intervalChanged = settings.intervalMs !== this.settings.intervalMs;
     this.settings = settings;
-    if (!settings.enabled) this.close();
+    if (!settings.enabled) {
+      this.close();
+      return;
+    }
+    if (intervalChanged && this.timer !== undefined) this.schedule(Math.min(settings.intervalMs, FIRST_READING_MS));
+    this.start();
   }
 
-  get enabled(): boolean {
-    return this.settings.enabled;
-  }
-
-  /** Remembers an application connection (held weakly by the adapter). */
+  /**
+   * Remembers an application connection (held weakly by the adapter). Connections are
+   * remembered even while memory metrics are off, so that switching them on covers them.
+   */
   track(client: TrackedClient): void {
-    if (!this.settings.enabled) return;
-    if (this.clients.size >= MAX_TRACKED_BEFORE_PRUNE) this.prune();
+    if (this.clients.size >= MAX_TRACKED_BEFORE_PRUNE) {
+      for (const c of this.clients) if (safe(() => c.ended(), true)) this.clients.delete(c);
+    }
     this.clients.add(client);
+    this.start();
   }
 
-  private prune(): void {
-    for (const c of this.clients) if (safe(() => c.ended(), true)) this.clients.delete(c);
+  private start(): void {
+    if (this.settings.enabled && this.clients.size > 0 && this.timer === undefined && this.running === undefined) {
+      this.schedule(Math.min(this.settings.intervalMs, FIRST_READING_MS));
+    }
   }
 
-  /** The memory of every server with a ready application connection; waits at most timeoutMs. */
-  async collect(): Promise<MemoryReading[]> {
-    if (!this.settings.enabled) return [];
-    const { intervalMs, timeoutMs } = this.settings;
+  private schedule(ms: number): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.running = this.refresh()
+        .catch((err) => {
+          logOnce('redis:memory-refresh', 'warn', `Redis memory readings failed (${describe(err)})`);
+        })
+        .finally(() => {
+          this.running = undefined;
+          // Keep going while there is an application connection to watch.
+          if (this.settings.enabled && this.clients.size > 0 && this.timer === undefined) this.schedule(this.settings.intervalMs);
+        });
+    }, ms);
+    // Never keep the process alive for metrics.
+    this.timer.unref();
+  }
+
+  /** Reads every server with a ready application connection (waiting at most timeoutMs), then publishes. */
+  async refresh(): Promise<void> {
+    if (!this.settings.enabled) return;
+    const generation = ++this.generation;
+    const { timeoutMs } = this.settings;
     const live = new Map<string, TrackedClient>();
     for (const c of this.clients) {
       if (safe(() => c.ended(), true)) {
@@ -121,29 +181,24 @@ export class MemoryMonitor {
     }
     for (const [label, s] of this.servers) {
       if (!live.has(label)) {
-        s.probe?.close();
+        safe(() => s.probe?.close(), undefined);
         this.servers.delete(label);
       }
     }
-    const now = Date.now();
     const waits: Promise<void>[] = [];
     for (const [label, client] of live) {
       let s = this.servers.get(label);
       if (s === undefined) this.servers.set(label, (s = new Server(label)));
       s.via = client;
-      if (s.inflight !== undefined) waits.push(s.inflight);
-      else if (now >= s.nextRead) {
-        s.nextRead = now + intervalMs;
-        waits.push(this.refresh(s, timeoutMs));
-      }
+      // An INFO still unanswered from the last round is not sent again.
+      waits.push(s.inflight ?? this.read(s, timeoutMs));
     }
-    if (waits.length > 0) await within(Promise.all(waits), timeoutMs, 'INFO memory').catch(() => undefined);
-    const out: MemoryReading[] = [];
-    for (const s of this.servers.values()) if (s.reading !== undefined) out.push(s.reading);
-    return out;
+    if (waits.length > 0) await within(Promise.all(waits), timeoutMs + 50, 'INFO memory').catch(() => undefined);
+    // Switched off (or closed) meanwhile: leave the gauges empty.
+    if (generation === this.generation && this.settings.enabled) this.publish();
   }
 
-  private refresh(s: Server, timeoutMs: number): Promise<void> {
+  private read(s: Server, timeoutMs: number): Promise<void> {
     const run = async (): Promise<void> => {
       try {
         s.probe ??= s.via!.openProbe(timeoutMs);
@@ -158,10 +213,10 @@ export class MemoryMonitor {
         logOnce(
           `redis:info:${s.label}`,
           'warn',
-          `could not read INFO memory from Redis ${s.label} (${describe(err)}); cache_size_bytes and redis_memory_usage_ratio keep its last reading, and vigil tries again later`,
+          `could not read INFO memory from Redis ${s.label} (${describe(err)}); cache_size_bytes and redis_memory_usage_ratio keep its last reading, and vigil tries again`,
         );
-        // A connection that did not answer is not used again: the next refresh opens a new one.
-        s.probe?.close();
+        // A connection that did not answer is not used again: the next round opens a new one.
+        safe(() => s.probe?.close(), undefined);
         s.probe = undefined;
       }
     };
@@ -172,19 +227,29 @@ export class MemoryMonitor {
     return p;
   }
 
-  /** Closes every dedicated connection and forgets every connection and reading. */
-  close(): void {
-    for (const s of this.servers.values()) s.probe?.close();
-    this.servers.clear();
-    this.clients.clear();
+  /** Puts the readings of the servers still connected into the gauges; the others disappear. */
+  private publish(): void {
+    const { size, ratio } = this.gauges;
+    size.clear();
+    ratio.clear();
+    const labels = this.scratch;
+    for (const s of this.servers.values()) {
+      const r = s.reading;
+      if (r === undefined) continue;
+      labels[0] = r.server;
+      size.get(labels).set(r.usedBytes);
+      if (r.ratio !== undefined) ratio.get(labels).set(r.ratio);
+    }
   }
-}
 
-function safe<T, F>(f: () => T, fallback: F): T | F {
-  try {
-    return f();
-  } catch {
-    return fallback;
+  /** Stops reading, closes every dedicated connection and removes every reading (the connections stay remembered). */
+  close(): void {
+    this.generation++;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    for (const s of this.servers.values()) safe(() => s.probe?.close(), undefined);
+    this.servers.clear();
+    this.publish();
   }
 }
 

@@ -27,30 +27,33 @@ export interface RedisInstrumentationConfig extends InstrumentationConfig {
   operations?: readonly string[];
 
   /**
-   * Report `cache_size_bytes{server}` and `redis_memory_usage_ratio{server}` for every Redis server
-   * the process is connected to. The readings come from `INFO memory` over one extra, dedicated
-   * connection per server (named `vigil-info`), opened at the first metrics collection with the
-   * same options as the application's client; switch this off where that connection is not
-   * wanted or the Redis user may not run INFO.
-   * Environment variable `VIGIL_REDIS_MEMORY_METRICS` (true / false).
+   * Report `cache_size_bytes{server}` (INFO memory `used_memory`) and
+   * `redis_memory_usage_ratio{server}` (`used_memory` over `maxmemory`, or over
+   * `total_system_memory` when `maxmemory` is 0) for every Redis server the process is connected
+   * to, `server` being host:port as the application configured it (or the socket path). The
+   * readings are taken in the background over one extra, dedicated connection per server (named
+   * `vigil-info`, a duplicate of one of the application's clients, so with the same credentials and
+   * TLS settings); switch this off where that connection is not wanted or the Redis user may not
+   * run INFO. Environment variable `VIGIL_REDIS_MEMORY_METRICS` (true / false).
    * @default true
    */
   memoryMetrics?: boolean;
 
   /**
-   * A memory reading younger than this many milliseconds is reported as it is; an older one is
-   * read again (INFO memory) when metrics are collected. 0 reads at every collection.
-   * Environment variable `VIGIL_REDIS_MEMORY_REFRESH_INTERVAL_MS`. A number from 0 to 3600000.
+   * How often, in milliseconds, INFO memory is read from each server (the first reading comes at
+   * most one second after the first connection). A scrape reports the latest reading and never
+   * waits on Redis. A server the process no longer has a ready connection to disappears from the
+   * gauges at the next reading. Environment variable `VIGIL_REDIS_MEMORY_REFRESH_INTERVAL_MS`.
+   * A number from 100 to 3600000.
    * @default 15000 (Prometheus' default scrape interval)
    */
   memoryRefreshIntervalMs?: number;
 
   /**
-   * The longest a metrics collection waits for fresh memory readings, in milliseconds, and the
-   * time after which an unanswered INFO is abandoned (its connection is closed and opened anew
-   * next time). When it passes, the collection goes on with the last reading each server gave,
-   * so a Redis that stops answering never stalls `/metrics`.
-   * Environment variable `VIGIL_REDIS_MEMORY_TIMEOUT_MS`. A number from 1 to 60000.
+   * How long, in milliseconds, an INFO memory may go unanswered before vigil abandons it and
+   * closes its dedicated connection (a new one is opened for the next reading); the server keeps
+   * its last reading meanwhile. Environment variable `VIGIL_REDIS_MEMORY_TIMEOUT_MS`.
+   * A number from 1 to 60000.
    * @default 500
    */
   memoryTimeoutMs?: number;

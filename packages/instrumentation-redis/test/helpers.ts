@@ -49,6 +49,8 @@ export function counts(d: Record<string, number>): Record<string, number> {
  */
 export interface FreezableProxy {
   port: number;
+  /** Every connection accepted: whether it is still open, and the start of what the client sent. */
+  connections(): Array<{ open: boolean; sent: string }>;
   freeze(): void;
   thaw(): void;
   close(): Promise<void>;
@@ -57,13 +59,21 @@ export interface FreezableProxy {
 export async function freezableProxy(targetHost: string, targetPort: number): Promise<FreezableProxy> {
   let frozen = false;
   const pairs = new Set<{ client: Socket; upstream: Socket; held: Buffer[]; heldBack: Buffer[] }>();
+  const seen: Array<{ open: boolean; sent: string }> = [];
   const server: Server = createServer((client) => {
     const upstream = connect(targetPort, targetHost);
     const pair = { client, upstream, held: [] as Buffer[], heldBack: [] as Buffer[] };
+    const record = { open: true, sent: '' };
+    seen.push(record);
     pairs.add(pair);
-    client.on('data', (d: Buffer) => (frozen ? pair.held.push(d) : upstream.write(d)));
+    client.on('data', (d: Buffer) => {
+      if (record.sent.length < 4096) record.sent += d.toString('latin1').slice(0, 4096 - record.sent.length);
+      if (frozen) pair.held.push(d);
+      else upstream.write(d);
+    });
     upstream.on('data', (d: Buffer) => (frozen ? pair.heldBack.push(d) : client.write(d)));
     const end = () => {
+      record.open = false;
       pairs.delete(pair);
       client.destroy();
       upstream.destroy();
@@ -75,6 +85,7 @@ export async function freezableProxy(targetHost: string, targetPort: number): Pr
   const port = (server.address() as { port: number }).port;
   return {
     port,
+    connections: () => seen.map((r) => ({ ...r })),
     freeze: () => {
       frozen = true;
     },
