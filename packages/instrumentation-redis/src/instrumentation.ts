@@ -2,7 +2,6 @@ import {
   InstrumentationBase,
   InstrumentationNodeModuleDefinition,
   InstrumentationNodeModuleFile,
-  isWrapped,
 } from '@opentelemetry/instrumentation';
 import {
   booleanSetting,
@@ -30,6 +29,7 @@ import { DEFAULT_OPERATIONS, labelTable } from './operations';
 import { Recorder } from './recorder';
 import type { RedisInstrumentationConfig } from './types';
 import { PACKAGE_NAME, PACKAGE_VERSION } from './version';
+import { unwrapMethod, wrapMethod } from './wrap';
 
 const SCOPE = { name: PACKAGE_NAME, version: PACKAGE_VERSION };
 
@@ -155,9 +155,9 @@ export class RedisInstrumentation extends InstrumentationBase<RedisInstrumentati
             (exports: NrQueueModule) => this.patchFile(exports, () => {
               const proto = exports.default?.prototype;
               if (typeof proto?.addCommand !== 'function') throw new Error('RedisCommandsQueue#addCommand not found');
-              this._wrap(proto, 'addCommand', wrapAddCommand(this.sinks));
+              wrapMethod(proto, 'addCommand', wrapAddCommand(this.sinks));
             }),
-            (exports: NrQueueModule) => this.unwrapIf(exports.default?.prototype, 'addCommand'),
+            (exports: NrQueueModule) => unwrapMethod(exports.default?.prototype, 'addCommand'),
           ),
           new InstrumentationNodeModuleFile(
             '@redis/client/dist/lib/client/linked-list.js',
@@ -165,9 +165,9 @@ export class RedisInstrumentation extends InstrumentationBase<RedisInstrumentati
             (exports: NrLinkedListModule) => this.patchFile(exports, () => {
               const proto = exports.DoublyLinkedList?.prototype;
               if (typeof proto?.add !== 'function') throw new Error('DoublyLinkedList#add not found');
-              this._wrap(proto, 'add', wrapListAdd(this.sinks));
+              wrapMethod(proto, 'add', wrapListAdd(this.sinks));
             }),
-            (exports: NrLinkedListModule) => this.unwrapIf(exports.DoublyLinkedList?.prototype, 'add'),
+            (exports: NrLinkedListModule) => unwrapMethod(exports.DoublyLinkedList?.prototype, 'add'),
           ),
         ],
       ),
@@ -183,10 +183,6 @@ export class RedisInstrumentation extends InstrumentationBase<RedisInstrumentati
     return exports;
   }
 
-  private unwrapIf<T extends object>(target: T | undefined, name: keyof T): void {
-    if (target !== undefined && isWrapped(target[name])) this._unwrap(target, name);
-  }
-
   private ioClasses(exports: IoModule): { Redis?: IoClientClass; Cluster?: IoClientClass; Pipeline?: { prototype: IoPipeline } } {
     // CommonJS: module.exports is the Redis class, with Cluster and Pipeline on it. ESM
     // (import-in-the-middle): a namespace with them as named exports.
@@ -199,12 +195,12 @@ export class RedisInstrumentation extends InstrumentationBase<RedisInstrumentati
     try {
       const { Redis, Cluster, Pipeline } = this.ioClasses(exports);
       if (typeof Redis?.prototype?.sendCommand !== 'function') throw new Error('Redis#sendCommand not found');
-      this._wrap(Redis.prototype, 'sendCommand', wrapSendCommand(this.sinks, false));
+      wrapMethod(Redis.prototype, 'sendCommand', wrapSendCommand(this.sinks, false));
       if (typeof Cluster?.prototype?.sendCommand === 'function') {
-        this._wrap(Cluster.prototype, 'sendCommand', wrapSendCommand(this.sinks, true));
+        wrapMethod(Cluster.prototype, 'sendCommand', wrapSendCommand(this.sinks, true));
       }
       if (typeof Pipeline?.prototype?.exec !== 'function') throw new Error('Pipeline#exec not found; pipelines and transactions are not counted');
-      this._wrap(Pipeline.prototype, 'exec', wrapPipelineExec(this.sinks));
+      wrapMethod(Pipeline.prototype, 'exec', wrapPipelineExec(this.sinks));
     } catch (err) {
       logOnce('redis:patch-ioredis', 'warn', `ioredis is not fully instrumented (${describe(err)})`);
     }
@@ -213,9 +209,9 @@ export class RedisInstrumentation extends InstrumentationBase<RedisInstrumentati
 
   private unpatchIoredis(exports: IoModule): void {
     const { Redis, Cluster, Pipeline } = this.ioClasses(exports);
-    this.unwrapIf(Redis?.prototype, 'sendCommand');
-    this.unwrapIf(Cluster?.prototype, 'sendCommand');
-    this.unwrapIf(Pipeline?.prototype, 'exec');
+    unwrapMethod(Redis?.prototype, 'sendCommand');
+    unwrapMethod(Cluster?.prototype, 'sendCommand');
+    unwrapMethod(Pipeline?.prototype, 'exec');
   }
 
   private nrClient(exports: NrModule): { prototype: NrClient } | undefined {
@@ -226,14 +222,14 @@ export class RedisInstrumentation extends InstrumentationBase<RedisInstrumentati
     try {
       const proto = this.nrClient(exports)?.prototype;
       if (typeof proto?.connect !== 'function') throw new Error('RedisClient#connect not found');
-      this._wrap(proto, 'connect', wrapConnect(this.sinks));
+      wrapMethod(proto, 'connect', wrapConnect(this.sinks));
       const p = proto as unknown as NrClientInternals;
-      if (typeof p.sendCommand === 'function') this._wrap(p, 'sendCommand', wrapNrSendCommand(this.sinks));
+      if (typeof p.sendCommand === 'function') wrapMethod(p, 'sendCommand', wrapNrSendCommand(this.sinks));
       if (typeof p._executePipeline !== 'function' || typeof p._executeMulti !== 'function') {
         throw new Error('RedisClient#_executePipeline / #_executeMulti not found; pipelines and transactions are not counted');
       }
-      this._wrap(p, '_executePipeline', wrapBatch(this.sinks, false));
-      this._wrap(p, '_executeMulti', wrapBatch(this.sinks, true));
+      wrapMethod(p, '_executePipeline', wrapBatch(this.sinks, false));
+      wrapMethod(p, '_executeMulti', wrapBatch(this.sinks, true));
     } catch (err) {
       logOnce('redis:patch-node-redis', 'warn', `node-redis is not fully instrumented (${describe(err)})`);
     }
@@ -242,6 +238,6 @@ export class RedisInstrumentation extends InstrumentationBase<RedisInstrumentati
 
   private unpatchNodeRedis(exports: NrModule): void {
     const proto = this.nrClient(exports)?.prototype as unknown as Record<string, unknown> | undefined;
-    for (const name of ['connect', 'sendCommand', '_executePipeline', '_executeMulti']) this.unwrapIf(proto, name);
+    for (const name of ['connect', 'sendCommand', '_executePipeline', '_executeMulti']) unwrapMethod(proto, name);
   }
 }
