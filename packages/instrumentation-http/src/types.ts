@@ -80,9 +80,9 @@ export interface HttpServerInstrumentationConfig extends InstrumentationConfig {
   routeResolver?: HttpRouteResolver;
 
   /**
-   * Names the `user_role` label. A result that is not a non-empty string, or a
-   * throw, is logged once and counted as 'anonymous'; longer results are cut to
-   * 32 characters.
+   * Names the `user_role` label. undefined means "no user" ('anonymous');
+   * any other result that is not a non-empty string, or a throw, is logged once
+   * and counted as 'anonymous'; longer results are cut to 32 characters.
    * @default `req.user.role` (Express/Passport), the Fastify `request.user.role`
    *   or the Koa `ctx.state.user.role` when it is a string of 1 to 32 characters;
    *   'user' when there is a user without such a role; else 'anonymous'
