@@ -48,6 +48,8 @@ export interface RequestSink {
 export class RequestState {
   req: IncomingMessage | null = null;
   res: ServerResponse | null = null;
+  /** req.url at the start (frameworks may rewrite it while routing). */
+  url: string | undefined = undefined;
   /** The next request in flight on the same socket (HTTP pipelining). */
   next: RequestState | null = null;
   sink: RequestSink | null = null;
@@ -65,6 +67,7 @@ export class RequestState {
 
   reset(): void {
     this.req = this.res = null;
+    this.url = undefined;
     this.next = null;
     this.sink = null;
     this.start = 0;

@@ -197,6 +197,7 @@ export class HttpRecorder implements RequestSink {
       if (this.settings.ignore.matches(url)) return;
       const st = this.pool.pop() ?? new RequestState();
       st.req = req;
+      st.url = url;
       st.res = (message as ServerMessage).response;
       st.sink = this;
       st.start = performance.now();
@@ -292,7 +293,7 @@ export class HttpRecorder implements RequestSink {
     if (route === undefined && st.framework === Framework.Koa) route = koaRoute(st.holder);
     if (route !== undefined) return s.prefixer.active ? s.prefixer.apply(route) : route;
     if (st.framework !== Framework.None) return UNMATCHED_ENDPOINT;
-    return s.normaliser.normalise(st.req!.url);
+    return s.normaliser.normalise(st.url);
   }
 
   private customRoute(st: RequestState): string | undefined {

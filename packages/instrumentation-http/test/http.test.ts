@@ -48,6 +48,19 @@ describe('HttpServerInstrumentation on plain node:http', () => {
     }
   });
 
+  it('normalises the path the client asked for, even when the handler rewrites req.url', async () => {
+    const app = await serve((req, res) => {
+      req.url = '/rewritten/by/handler';
+      res.end('ok');
+    });
+    try {
+      await get(app.port, '/orders/991');
+      expect(requestLines(await m.scrape())).to.deep.equal(['http_requests_total{method="GET",endpoint="/orders/:id",status_code="200",user_role="anonymous"} 1']);
+    } finally {
+      await app.stop();
+    }
+  });
+
   it('puts durations in the documented buckets', async () => {
     const app = await serve((req, res) => {
       if (req.url === '/slow') setTimeout(() => res.end('slow'), 600);
