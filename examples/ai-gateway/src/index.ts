@@ -1,0 +1,10 @@
+export { startGateway } from './app';
+export type { RunningGateway } from './app';
+export { loadConfig } from './config';
+export type { DemoConfig, FaultRates } from './config';
+export { CHANNELS, DEFAULT_RATES, MODEL_PRICES } from './channels';
+export type { ChannelDefinition, ChannelStatusName } from './channels';
+export { SEED_USERS } from './db';
+export { IMAGE_MODES, IMAGE_SERVICES } from './tasks';
+export { parseArgs, runTraffic } from './traffic';
+export type { TrafficOptions, TrafficReport } from './traffic';
