@@ -23,7 +23,7 @@ import { logOnce } from '@vigil/catalog';
 import type { IoClient, IoCommand, IoPipeline } from './internal-types';
 import { describe, type MemoryMonitor, type Probe, type TrackedClient } from './memory';
 import { Kind } from './operations';
-import { isRetried, keysOf, Rec, replyTime, type OpInfo, type Recorder } from './recorder';
+import { isNoScript, keysOf, Rec, replyTime, type OpInfo, type Recorder } from './recorder';
 
 const kState = Symbol('vigil.redis.state');
 const kRec = Symbol('vigil.redis.rec');
@@ -117,9 +117,10 @@ function see(sinks: Sinks, state: ConnState, command: IoCommand): void {
   };
   command.reject = (err: unknown): unknown => {
     try {
-      // A standalone connection's MOVED is the application's error; a cluster client's
-      // redirections are followed before this reject is reached.
-      if (!isRetried(err, false)) settle(recorder, rec, err, true);
+      // A custom command's EVALSHA answered NOSCRIPT is sent again as EVAL. (A cluster client
+      // follows redirections before this reject is reached; a standalone connection's MOVED
+      // is the application's error.)
+      if (!isNoScript(err)) settle(recorder, rec, err, true);
     } catch (e) {
       failed('count a reply', e);
     }
@@ -220,11 +221,12 @@ function countPipeline(sinks: Sinks, pipeline: IoPipeline, results: unknown, sta
       // Queued: its own entry is "QUEUED", or the error that made the server refuse it.
       txOps.push(op);
       txKeys.push(keys);
-      txErrors.push(!!err && !isRetried(err, false));
+      txErrors.push(!!err);
       continue;
     }
+    // A pipeline's result is final: ioredis has followed any redirection by then.
     if (err) {
-      if (!isRetried(err, false)) recorder.error(op, seconds);
+      recorder.error(op, seconds);
     } else {
       recorder.reply(op, value, keys, seconds);
     }

@@ -14,9 +14,11 @@
 // pipeline, EXEC's raw reply of a transaction. A pipeline with a failed command
 // rejects with that error alone; only then vigil reads each command's own promise.
 //
-// node-redis' cluster client follows MOVED / ASK by sending the command (or the
-// batch) again through another node's client: the redirection error is not
-// counted, the attempt that answers is (once per logical command).
+// node-redis' cluster client follows MOVED / ASK for single commands and
+// transactions by sending them again through another node's client: the
+// redirection error is not counted, the attempt that answers is (once per logical
+// command). It does not follow them for pipelines, whose redirection errors reach
+// the application and are counted as errors.
 //
 // RedisClient#connect tells the memory monitor about every connection the
 // application (or a pool, a cluster, a sentinel client) opens.
@@ -24,7 +26,7 @@ import { logOnce } from '@vigil/catalog';
 import type { NrAddOptions, NrClient, NrQueue, NrQueueValue } from './internal-types';
 import { describe, type MemoryMonitor, type Probe, type TrackedClient } from './memory';
 import { Kind } from './operations';
-import { isRetried, keysOf, Rec, replyTime, type Recorder } from './recorder';
+import { isNoScript, isRedirect, keysOf, Rec, replyTime, type Recorder } from './recorder';
 
 const kState = Symbol('vigil.redis.state');
 
@@ -163,7 +165,7 @@ function wrapValue(sinks: Sinks, rec: Rec, v: NrQueueValue): void {
   };
   v.reject = (err: unknown): void => {
     try {
-      if (!isRetried(err, true)) settle(sinks, rec, err, true);
+      if (!isRetried(err)) settle(sinks, rec, err, true);
     } catch (e) {
       failed('count a reply', e);
     }
@@ -171,12 +173,17 @@ function wrapValue(sinks: Sinks, rec: Rec, v: NrQueueValue): void {
   };
 }
 
+/** A single command's error that is not its result: node-redis sends it again (EVAL for EVALSHA, another node for MOVED / ASK). */
+function isRetried(err: unknown): boolean {
+  return isNoScript(err) || isRedirect(err);
+}
+
 function watchPromise(sinks: Sinks, rec: Rec, promise: Promise<unknown>): void {
   promise
     .then(
       (reply) => settle(sinks, rec, reply, false),
       (err) => {
-        if (!isRetried(err, true)) settle(sinks, rec, err, true);
+        if (!isRetried(err)) settle(sinks, rec, err, true);
       },
     )
     .catch((err) => failed('count a reply', err));
@@ -210,7 +217,7 @@ export function wrapSendCommand(sinks: Sinks) {
           const self = this._self ?? this;
           if (!internalClients.has(self)) {
             const start = performance.now();
-            result.catch((err: unknown) => countFailedBatch(sinks, [args], err, start)).catch(() => undefined);
+            result.catch((err: unknown) => countFailedBatch(sinks, [args], err, start, false)).catch(() => undefined);
           }
         }
       } catch (err) {
@@ -247,7 +254,7 @@ export function wrapBatch(sinks: Sinks, multi: boolean) {
             .then(
               (replies) => countBatch(sinks, argsList, replies, multi, start),
               (err) => {
-                if (multi || b.added === 0) countFailedBatch(sinks, argsList, err, start);
+                if (multi || b.added === 0) countFailedBatch(sinks, argsList, err, start, multi);
                 else countFailedPipeline(sinks, argsList, b.promises, start);
               },
             )
@@ -278,12 +285,13 @@ function countBatch(sinks: Sinks, argsList: Array<unknown[] | undefined>, replie
 }
 
 /**
- * A transaction that failed (EXECABORT, a lost connection) or a batch rejected before any of its
- * commands reached the queue (the client is closed): every command is an error. Not counted: a
- * WatchError (a WATCHed key changed, nothing ran) and a cluster redirection (sent again elsewhere).
+ * A transaction that failed (EXECABORT, a lost connection) or commands rejected before they reached
+ * the queue (the client is closed): every command is an error. Not counted: a WatchError (a WATCHed
+ * key changed, nothing ran) and a transaction's cluster redirection (the cluster client sends it
+ * again to the right node).
  */
-function countFailedBatch(sinks: Sinks, argsList: Array<unknown[] | undefined>, err: unknown, start: number): void {
-  if (isWatchError(err) || isRetried(err, true)) return;
+function countFailedBatch(sinks: Sinks, argsList: Array<unknown[] | undefined>, err: unknown, start: number, multi: boolean): void {
+  if (isWatchError(err) || (multi && isRedirect(err))) return;
   const recorder = sinks.recorder();
   if (recorder === undefined) return;
   const seconds = (performance.now() - start) / 1000;
@@ -300,7 +308,10 @@ function isWatchError(err: unknown): boolean {
   return e?.constructor?.name === 'WatchError' || e?.name === 'WatchError';
 }
 
-/** A pipeline rejected with its first failed command's error: every command's own promise tells its result. */
+/**
+ * A pipeline rejected with its first failed command's error: every command's own promise tells its
+ * result. Every error counts, a redirection too: node-redis does not send a pipeline again.
+ */
 function countFailedPipeline(sinks: Sinks, argsList: Array<unknown[] | undefined>, promises: Promise<unknown>[], start: number): void {
   void Promise.allSettled(promises).then((outcomes) => {
     const recorder = sinks.recorder();
@@ -313,7 +324,7 @@ function countFailedPipeline(sinks: Sinks, argsList: Array<unknown[] | undefined
       if (op.kind >= Kind.Ignore) continue;
       const o = outcomes[i]!;
       if (o.status === 'fulfilled') recorder.reply(op, o.value, keysOf(op, args.length - 1), seconds);
-      else if (!isRetried(o.reason, true)) recorder.error(op, seconds);
+      else recorder.error(op, seconds);
     }
   });
 }

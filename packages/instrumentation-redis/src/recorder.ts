@@ -215,15 +215,21 @@ export class Recorder {
 }
 
 /**
- * Errors that are not a command's result: a cluster redirection (the client sends the command
- * again where it belongs, and that attempt is counted) and NOSCRIPT (both clients answer it by
- * sending the script itself with EVAL, which is counted).
+ * NOSCRIPT: not the result of a single EVALSHA, because both clients answer it by sending the
+ * script itself with EVAL, which is counted.
  */
-export function isRetried(err: unknown, viaCluster: boolean): boolean {
+export function isNoScript(err: unknown): boolean {
   const m = (err as { message?: unknown } | null)?.message;
-  if (typeof m !== 'string') return false;
-  if (m.startsWith('NOSCRIPT')) return true;
-  return viaCluster && (m.startsWith('MOVED ') || m.startsWith('ASK ') || m.startsWith('TRYAGAIN') || m.startsWith('CLUSTERDOWN'));
+  return typeof m === 'string' && m.startsWith('NOSCRIPT');
+}
+
+/**
+ * A cluster redirection (or a cluster that is briefly unavailable): a cluster client sends the
+ * command again where it belongs, and that attempt is counted.
+ */
+export function isRedirect(err: unknown): boolean {
+  const m = (err as { message?: unknown } | null)?.message;
+  return typeof m === 'string' && (m.startsWith('MOVED ') || m.startsWith('ASK ') || m.startsWith('TRYAGAIN') || m.startsWith('CLUSTERDOWN'));
 }
 
 /** Lookups a command makes, for Kind.Count: a fixed number (HEXISTS) or one per argument (EXISTS keys). */

@@ -1,0 +1,218 @@
+// Cluster clients against a real Redis Cluster of three redis-server processes started
+// here: a command whose slot moved to another node is answered with MOVED and sent again
+// by the client; it counts once, with its final result, alone and in pipelines and
+// transactions. Every node the process is connected to has its memory reported.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { expect } from 'chai';
+import { freePort, inProcessMetrics, samplesOf, waitFor, type InProcessMetrics } from '@vigil/testing';
+import type * as IoRedisModule from 'ioredis';
+import type * as NodeRedisModule from 'redis';
+import { RedisInstrumentation } from '../src';
+import { counts, delta, freshRequire } from './helpers';
+
+interface Node {
+  port: number;
+  busPort: number;
+  id: string;
+  process: ChildProcess;
+}
+
+/** Starts a redis-server in cluster mode; fails loudly when there is no redis-server. */
+async function startNode(dir: string): Promise<Omit<Node, 'id'>> {
+  const port = await freePort();
+  const busPort = await freePort();
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--cluster-port', String(busPort), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', path.join(dir, `nodes-${port}.conf`), '--dir', dir, '--save', '', '--appendonly', 'no'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  await new Promise<void>((resolve, reject) => {
+    child.once('error', (err) => reject(new Error(`cannot start redis-server for the cluster test (the Debian package redis-server provides it): ${err.message}`)));
+    const timer = setTimeout(() => reject(new Error(`redis-server on port ${port} did not start:\n${out}`)), 10_000);
+    child.stdout!.on('data', () => {
+      if (/Ready to accept connections/.test(out)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  return { port, busPort, process: child };
+}
+
+describe('@vigil/instrumentation-redis: cluster clients, against a real Redis Cluster', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let nodes: Node[] = [];
+  let admin: Map<number, IoRedisModule.Redis>;
+  let inst: RedisInstrumentation;
+  let metrics: InProcessMetrics;
+  let io: typeof IoRedisModule;
+  let nr: typeof NodeRedisModule;
+
+  before(async function () {
+    inst = new RedisInstrumentation({ memoryRefreshIntervalMs: 100 });
+    metrics = inProcessMetrics([inst]);
+    io = freshRequire<typeof IoRedisModule>('ioredis');
+    nr = freshRequire<typeof NodeRedisModule>('redis');
+    dir = mkdtempSync(path.join(tmpdir(), 'vigil-redis-cluster-'));
+    const started = await Promise.all([startNode(dir), startNode(dir), startNode(dir)]);
+    // Plain connections to each node for the set-up; disabled meanwhile, so that none of it counts.
+    inst.disable();
+    admin = new Map();
+    for (const n of started) admin.set(n.port, new io.Redis({ port: n.port, host: '127.0.0.1', lazyConnect: false }));
+    const ranges = [
+      [0, 5460],
+      [5461, 10922],
+      [10923, 16383],
+    ];
+    nodes = [];
+    for (let i = 0; i < 3; i++) {
+      const a = admin.get(started[i]!.port)!;
+      await a.call('CLUSTER', 'ADDSLOTSRANGE', ranges[i]![0]!, ranges[i]![1]!);
+      nodes.push({ ...started[i]!, id: (await a.call('CLUSTER', 'MYID')) as string });
+    }
+    for (const n of nodes.slice(1)) await admin.get(nodes[0]!.port)!.call('CLUSTER', 'MEET', '127.0.0.1', n.port, n.busPort);
+    await waitFor(async () => {
+      for (const a of admin.values()) {
+        if (!/cluster_state:ok/.test((await a.call('CLUSTER', 'INFO')) as string)) return false;
+        if (!/cluster_known_nodes:3/.test((await a.call('CLUSTER', 'INFO')) as string)) return false;
+      }
+      return true;
+    }, 20_000, 100);
+    inst.enable();
+  });
+
+  after(async function () {
+    for (const a of admin?.values() ?? []) a.disconnect();
+    await metrics?.shutdown();
+    for (const n of nodes) n.process.kill('SIGKILL');
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** The node serving a key's slot now. */
+  async function owner(key: string): Promise<{ slot: number; node: Node }> {
+    const a = admin.get(nodes[0]!.port)!;
+    const slot = (await a.call('CLUSTER', 'KEYSLOT', key)) as number;
+    const ranges = (await a.call('CLUSTER', 'SLOTS')) as Array<[number, number, [string, number, string]]>;
+    const range = ranges.find(([from, to]) => slot >= from && slot <= to)!;
+    return { slot, node: nodes.find((n) => n.port === range[2][1])! };
+  }
+
+  /** Moves a key's (empty) slot to another node, as a resharding would; clients learn it by MOVED. */
+  async function moveSlot(key: string): Promise<Node> {
+    const { slot, node: from } = await owner(key);
+    const to = nodes.find((n) => n !== from)!;
+    await admin.get(to.port)!.call('CLUSTER', 'SETSLOT', slot, 'NODE', to.id);
+    await admin.get(from.port)!.call('CLUSTER', 'SETSLOT', slot, 'NODE', to.id);
+    for (const n of nodes) if (n !== to && n !== from) await admin.get(n.port)!.call('CLUSTER', 'SETSLOT', slot, 'NODE', to.id);
+    return from;
+  }
+
+  async function movedCount(node: Node): Promise<number> {
+    const info = (await admin.get(node.port)!.call('INFO', 'errorstats')) as string;
+    return Number(/errorstat_MOVED:count=(\d+)/.exec(info)?.[1] ?? 0);
+  }
+
+  it('ioredis Cluster: a redirected command counts once with its final result, alone and in a pipeline', async function () {
+    const cluster = new io.Cluster([{ host: '127.0.0.1', port: nodes[0]!.port }]);
+    const key = `vigil:cluster:io:${process.pid}`;
+    const key2 = `vigil:cluster:io2:${process.pid}`;
+    try {
+      const before = await metrics.scrape();
+      expect(await cluster.get(key)).to.equal(null);
+      const from = await moveSlot(key);
+      const moved = await movedCount(from);
+      expect(await cluster.get(key)).to.equal(null);
+      expect(await movedCount(from), 'the GET was redirected').to.equal(moved + 1);
+      expect(await cluster.set(key, 'v')).to.equal('OK');
+      expect(await cluster.get(key)).to.equal('v');
+
+      const from2 = await moveSlot(key2);
+      const moved2 = await movedCount(from2);
+      expect(await cluster.pipeline().get(key2).get(key2).exec()).to.deep.equal([
+        [null, null],
+        [null, null],
+      ]);
+      expect(await movedCount(from2), 'the pipeline was redirected').to.be.above(moved2);
+      const tx = await cluster.multi().set(key2, 'w').get(key2).exec();
+      expect(tx).to.deep.equal([
+        [null, 'OK'],
+        [null, 'w'],
+      ]);
+      const d = delta(before, await metrics.scrape());
+      expect(counts(d)).to.deep.equal({ 'get/miss': 4, 'get/hit': 2, 'set/success': 2 });
+    } finally {
+      // The cluster is thrown away with its keys.
+      cluster.disconnect();
+    }
+  });
+
+  it('node-redis cluster: a redirected command counts once with its final result, alone, in a transaction and in a pipeline (which node-redis does not redirect)', async function () {
+    const cluster = nr.createCluster({ rootNodes: [{ url: `redis://127.0.0.1:${nodes[0]!.port}` }] });
+    await cluster.connect();
+    const key = `vigil:cluster:nr:${process.pid}`;
+    const key2 = `vigil:cluster:nr2:${process.pid}`;
+    const key3 = `vigil:cluster:nr3:${process.pid}`;
+    try {
+      const before = await metrics.scrape();
+      expect(await cluster.get(key)).to.equal(null);
+      const from = await moveSlot(key);
+      const moved = await movedCount(from);
+      expect(await cluster.get(key)).to.equal(null);
+      expect(await movedCount(from), 'the GET was redirected').to.equal(moved + 1);
+      expect(await cluster.set(key, 'v')).to.equal('OK');
+      expect(await cluster.get(key)).to.equal('v');
+
+      const from2 = await moveSlot(key2);
+      const moved2 = await movedCount(from2);
+      // node-redis sends a cluster pipeline to the node it knows and hands MOVED to the application.
+      const piped = await cluster.multi().get(key2).get(key2).execAsPipeline().then(
+        () => 'answered',
+        (e: Error) => e.message,
+      );
+      expect(piped).to.match(/^MOVED /);
+      expect(await movedCount(from2), 'the pipeline met MOVED').to.be.above(moved2);
+
+      const from3 = await moveSlot(key3);
+      const moved3 = await movedCount(from3);
+      expect(await cluster.multi().set(key3, 'w').get(key3).exec()).to.deep.equal(['OK', 'w']);
+      expect(await movedCount(from3), 'the transaction was redirected').to.be.above(moved3);
+
+      const d = delta(before, await metrics.scrape());
+      expect(counts(d)).to.deep.equal({ 'get/miss': 2, 'get/error': 2, 'get/hit': 2, 'set/success': 2 });
+    } finally {
+      await cluster.close();
+    }
+  });
+
+  it('reports the memory of every node the process is connected to', async function () {
+    const cluster = new io.Cluster([{ host: '127.0.0.1', port: nodes[0]!.port }]);
+    try {
+      // A command to each node's slots opens a connection to each node.
+      for (const n of nodes) {
+        for (let i = 0; ; i++) {
+          const key = `vigil:cluster:mem:${i}`;
+          if ((await owner(key)).node === n) {
+            await cluster.get(key);
+            break;
+          }
+        }
+      }
+      const text = await waitFor(async () => {
+        const t = await metrics.scrape();
+        return nodes.every((n) => samplesOf(t, 'cache_size_bytes', { server: `127.0.0.1:${n.port}` }).length === 1) ? t : undefined;
+      });
+      for (const n of nodes) {
+        expect(samplesOf(text, 'redis_memory_usage_ratio', { server: `127.0.0.1:${n.port}` })).to.have.length(1);
+      }
+    } finally {
+      cluster.disconnect();
+    }
+  });
+});
