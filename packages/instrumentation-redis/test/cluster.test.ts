@@ -20,6 +20,9 @@ interface Node {
   process: ChildProcess;
 }
 
+/** Every redis-server this file starts, stopped after its tests whatever happened. */
+const started: ChildProcess[] = [];
+
 /** Starts a redis-server in cluster mode; fails loudly when there is no redis-server. */
 async function startNode(dir: string): Promise<Omit<Node, 'id'>> {
   const port = await freePort();
@@ -29,6 +32,7 @@ async function startNode(dir: string): Promise<Omit<Node, 'id'>> {
     ['--port', String(port), '--cluster-port', String(busPort), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', path.join(dir, `nodes-${port}.conf`), '--dir', dir, '--save', '', '--appendonly', 'no'],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
+  started.push(child);
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -61,11 +65,11 @@ describe('@vigil/instrumentation-redis: cluster clients, against a real Redis Cl
     io = freshRequire<typeof IoRedisModule>('ioredis');
     nr = freshRequire<typeof NodeRedisModule>('redis');
     dir = mkdtempSync(path.join(tmpdir(), 'vigil-redis-cluster-'));
-    const started = await Promise.all([startNode(dir), startNode(dir), startNode(dir)]);
+    const fresh = await Promise.all([startNode(dir), startNode(dir), startNode(dir)]);
     // Plain connections to each node for the set-up; disabled meanwhile, so that none of it counts.
     inst.disable();
     admin = new Map();
-    for (const n of started) admin.set(n.port, new io.Redis({ port: n.port, host: '127.0.0.1', lazyConnect: false }));
+    for (const n of fresh) admin.set(n.port, new io.Redis({ port: n.port, host: '127.0.0.1' }));
     const ranges = [
       [0, 5460],
       [5461, 10922],
@@ -73,9 +77,9 @@ describe('@vigil/instrumentation-redis: cluster clients, against a real Redis Cl
     ];
     nodes = [];
     for (let i = 0; i < 3; i++) {
-      const a = admin.get(started[i]!.port)!;
+      const a = admin.get(fresh[i]!.port)!;
       await a.call('CLUSTER', 'ADDSLOTSRANGE', ranges[i]![0]!, ranges[i]![1]!);
-      nodes.push({ ...started[i]!, id: (await a.call('CLUSTER', 'MYID')) as string });
+      nodes.push({ ...fresh[i]!, id: (await a.call('CLUSTER', 'MYID')) as string });
     }
     for (const n of nodes.slice(1)) await admin.get(nodes[0]!.port)!.call('CLUSTER', 'MEET', '127.0.0.1', n.port, n.busPort);
     await waitFor(async () => {
@@ -91,7 +95,16 @@ describe('@vigil/instrumentation-redis: cluster clients, against a real Redis Cl
   after(async function () {
     for (const a of admin?.values() ?? []) a.disconnect();
     await metrics?.shutdown();
-    for (const n of nodes) n.process.kill('SIGKILL');
+    await Promise.all(
+      started.map((child) =>
+        child.exitCode !== null || child.signalCode !== null
+          ? undefined
+          : new Promise((resolve) => {
+            child.once('exit', resolve);
+            child.kill('SIGKILL');
+          }),
+      ),
+    );
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
