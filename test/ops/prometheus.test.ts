@@ -156,6 +156,22 @@ describe('prometheus rule files', () => {
     }
   });
 
+  it('no alert counts client aborts as model-request failures (status="error" over status=~"success|error")', () => {
+    // new_api_model_requests_total's status is success, error or aborted; an
+    // aborted request is neither a success nor a channel failure. The promtool
+    // cases in prometheus/tests prove it for each alert; this keeps new alerts
+    // from reintroducing the negative match.
+    const negative = alerts.filter((a) => /new_api_model_requests_total\{[^}]*status\s*!(=|~)/.test(a.expr)).map((a) => a.alert);
+    expect(negative, 'alerts matching status!="success" (or !~) count aborts as failures').to.deep.equal([]);
+    const ratios = ['ChannelLowSuccessRate', 'ChannelCriticalSuccessRate', 'ModelLowSuccessRate', 'ModelCriticalSuccessRate', 'HighOverallErrorRate'];
+    for (const name of ratios) {
+      const expr = alerts.find((a) => a.alert === name)!.expr;
+      expect(expr, name).to.contain('new_api_model_requests_total{status="error"}');
+      const unfiltered = [...expr.matchAll(/new_api_model_requests_total(\{[^}]*\})?/g)].filter((m) => !/status=(~"success\|error"|"error")/.test(m[1] ?? ''));
+      expect(unfiltered.map((m) => m[0]), `${name}: every read of the counter is filtered to success|error (or error)`).to.deep.equal([]);
+    }
+  });
+
   for (const a of alerts) {
     it(`${a.alert}: severity, team, summary, description and runbook_url`, () => {
       expect(['critical', 'warning', 'info'], 'severity').to.include(a.labels['severity']);
