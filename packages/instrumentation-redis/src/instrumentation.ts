@@ -16,10 +16,9 @@ import type {
   IoClientClass,
   IoModule,
   IoPipeline,
-  NrClient,
   NrClientInternals,
   NrLinkedListModule,
-  NrModule,
+  NrClientModule,
   NrQueueModule,
 } from './internal-types';
 import { wrapPipelineExec, wrapSendCommand } from './ioredis';
@@ -146,9 +145,16 @@ export class RedisInstrumentation extends InstrumentationBase<RedisInstrumentati
       new InstrumentationNodeModuleDefinition(
         '@redis/client',
         NODE_REDIS_VERSIONS,
-        (exports: NrModule) => this.patchNodeRedis(exports),
-        (exports: NrModule) => this.unpatchNodeRedis(exports),
+        // The patches go to internal files: @redis/client 5 does not export RedisClient.
+        (exports: unknown) => exports,
+        () => undefined,
         [
+          new InstrumentationNodeModuleFile(
+            '@redis/client/dist/lib/client/index.js',
+            NODE_REDIS_VERSIONS,
+            (exports: NrClientModule) => this.patchNodeRedis(exports),
+            (exports: NrClientModule) => this.unpatchNodeRedis(exports),
+          ),
           new InstrumentationNodeModuleFile(
             '@redis/client/dist/lib/client/commands-queue.js',
             NODE_REDIS_VERSIONS,
@@ -214,13 +220,9 @@ export class RedisInstrumentation extends InstrumentationBase<RedisInstrumentati
     unwrapMethod(Pipeline?.prototype, 'exec');
   }
 
-  private nrClient(exports: NrModule): { prototype: NrClient } | undefined {
-    return exports.RedisClient ?? exports.default?.RedisClient;
-  }
-
-  private patchNodeRedis(exports: NrModule): NrModule {
+  private patchNodeRedis(exports: NrClientModule): NrClientModule {
     try {
-      const proto = this.nrClient(exports)?.prototype;
+      const proto = exports.default?.prototype;
       if (typeof proto?.connect !== 'function') throw new Error('RedisClient#connect not found');
       wrapMethod(proto, 'connect', wrapConnect(this.sinks));
       const p = proto as unknown as NrClientInternals;
@@ -236,8 +238,8 @@ export class RedisInstrumentation extends InstrumentationBase<RedisInstrumentati
     return exports;
   }
 
-  private unpatchNodeRedis(exports: NrModule): void {
-    const proto = this.nrClient(exports)?.prototype as unknown as Record<string, unknown> | undefined;
+  private unpatchNodeRedis(exports: NrClientModule): void {
+    const proto = exports.default?.prototype as unknown as Record<string, unknown> | undefined;
     for (const name of ['connect', 'sendCommand', '_executePipeline', '_executeMulti']) unwrapMethod(proto, name);
   }
 }

@@ -88,10 +88,9 @@ export interface NrClientInternals {
   _executeMulti(this: NrClient, commands: Array<{ args?: unknown[] } | undefined>, ...rest: unknown[]): Promise<unknown>;
 }
 
-/** The exports of `@redis/client` vigil patches. */
-export interface NrModule {
-  RedisClient?: { prototype: NrClient };
-  default?: NrModule;
+/** The exports of `@redis/client/dist/lib/client/index.js`: RedisClient as the default export. */
+export interface NrClientModule {
+  default?: { prototype: NrClient };
 }
 
 /** What RedisCommandsQueue.addCommand puts on its to-write list. */

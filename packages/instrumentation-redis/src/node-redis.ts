@@ -14,11 +14,12 @@
 // pipeline, EXEC's raw reply of a transaction. A pipeline with a failed command
 // rejects with that error alone; only then vigil reads each command's own promise.
 //
-// node-redis' cluster client follows MOVED / ASK for single commands and
-// transactions by sending them again through another node's client: the
-// redirection error is not counted, the attempt that answers is (once per logical
-// command). It does not follow them for pipelines, whose redirection errors reach
-// the application and are counted as errors.
+// node-redis' cluster client follows MOVED / ASK for single commands (and, from
+// @redis/client 6, for transactions) by sending them again through another node's
+// client; the commands it routes that way carry a slot number. Their redirection
+// error is not counted, the attempt that answers is (once per logical command).
+// Redirection errors nobody follows (pipelines, transactions in 5.x, a standalone
+// client talking to a cluster node) reach the application and count as errors.
 //
 // RedisClient#connect tells the memory monitor about every connection the
 // application (or a pool, a cluster, a sentinel client) opens.
@@ -81,6 +82,8 @@ export function wrapAddCommand(sinks: Sinks) {
       let rec: Rec | undefined;
       try {
         rec = see(this, sinks, args);
+        // The cluster client routes the commands it sends again on MOVED / ASK with a slot number.
+        if (rec !== undefined && options !== null && typeof options === 'object' && 'slotNumber' in options) rec.followsRedirects = true;
       } catch (err) {
         failed('count a command', err);
       }
@@ -165,7 +168,7 @@ function wrapValue(sinks: Sinks, rec: Rec, v: NrQueueValue): void {
   };
   v.reject = (err: unknown): void => {
     try {
-      if (!isRetried(err)) settle(sinks, rec, err, true);
+      if (!isRetried(rec, err)) settle(sinks, rec, err, true);
     } catch (e) {
       failed('count a reply', e);
     }
@@ -174,8 +177,8 @@ function wrapValue(sinks: Sinks, rec: Rec, v: NrQueueValue): void {
 }
 
 /** A single command's error that is not its result: node-redis sends it again (EVAL for EVALSHA, another node for MOVED / ASK). */
-function isRetried(err: unknown): boolean {
-  return isNoScript(err) || isRedirect(err);
+function isRetried(rec: Rec, err: unknown): boolean {
+  return isNoScript(err) || (rec.followsRedirects && isRedirect(err));
 }
 
 function watchPromise(sinks: Sinks, rec: Rec, promise: Promise<unknown>): void {
@@ -183,7 +186,7 @@ function watchPromise(sinks: Sinks, rec: Rec, promise: Promise<unknown>): void {
     .then(
       (reply) => settle(sinks, rec, reply, false),
       (err) => {
-        if (!isRetried(err)) settle(sinks, rec, err, true);
+        if (!isRetried(rec, err)) settle(sinks, rec, err, true);
       },
     )
     .catch((err) => failed('count a reply', err));
@@ -254,7 +257,11 @@ export function wrapBatch(sinks: Sinks, multi: boolean) {
             .then(
               (replies) => countBatch(sinks, argsList, replies, multi, start),
               (err) => {
-                if (multi || b.added === 0) countFailedBatch(sinks, argsList, err, start, multi);
+                // _executeMulti(commands, selectedDB, slotNumber, chainId): the cluster client's
+                // redirect-following path passes the slot; a transaction routed without it is not
+                // sent again on MOVED.
+                const redirectsFollowed = multi && rest[1] !== undefined;
+                if (multi || b.added === 0) countFailedBatch(sinks, argsList, err, start, redirectsFollowed);
                 else countFailedPipeline(sinks, argsList, b.promises, start);
               },
             )
@@ -290,8 +297,8 @@ function countBatch(sinks: Sinks, argsList: Array<unknown[] | undefined>, replie
  * key changed, nothing ran) and a transaction's cluster redirection (the cluster client sends it
  * again to the right node).
  */
-function countFailedBatch(sinks: Sinks, argsList: Array<unknown[] | undefined>, err: unknown, start: number, multi: boolean): void {
-  if (isWatchError(err) || (multi && isRedirect(err))) return;
+function countFailedBatch(sinks: Sinks, argsList: Array<unknown[] | undefined>, err: unknown, start: number, redirectsFollowed: boolean): void {
+  if (isWatchError(err) || (redirectsFollowed && isRedirect(err))) return;
   const recorder = sinks.recorder();
   if (recorder === undefined) return;
   const seconds = (performance.now() - start) / 1000;

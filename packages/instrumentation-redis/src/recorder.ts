@@ -41,6 +41,8 @@ export class Rec {
   done: boolean;
   /** For EXEC: the commands queued since MULTI. */
   txList: Rec[] | null;
+  /** Sent by a cluster client that follows MOVED / ASK for it (node-redis): a redirection is not its result. */
+  followsRedirects: boolean;
   constructor(op: OpInfo, start: number, keys: number) {
     this.op = op;
     this.start = start;
@@ -48,6 +50,7 @@ export class Rec {
     this.queued = false;
     this.done = false;
     this.txList = null;
+    this.followsRedirects = false;
   }
 }
 

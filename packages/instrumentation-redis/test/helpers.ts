@@ -5,15 +5,29 @@ import { parseMetrics, type Sample } from '@vigil/testing';
 const CLIENT_PACKAGES = ['ioredis', 'redis', '@redis/client', '@redis/bloom', '@redis/json', '@redis/search', '@redis/time-series'];
 
 /**
+ * Where the client libraries are loaded from: the repository's, or another installation's
+ * (VIGIL_TEST_REDIS_CLIENTS=/some/dir with ioredis and redis in /some/dir/node_modules) to run
+ * the same tests against other versions.
+ */
+const CLIENTS_FROM = process.env.VIGIL_TEST_REDIS_CLIENTS ? [process.env.VIGIL_TEST_REDIS_CLIENTS] : [__dirname];
+
+/**
  * Requires a client library afresh, so that the instrumentation's require hook patches this
  * copy even when another test file loaded the library earlier in the same mocha process.
  */
 export function freshRequire<T>(name: string): T {
-  const dirs = CLIENT_PACKAGES.map((p) => path.dirname(require.resolve(`${p}/package.json`)) + path.sep);
+  const dirs: string[] = [];
+  for (const p of CLIENT_PACKAGES) {
+    try {
+      dirs.push(path.dirname(require.resolve(`${p}/package.json`, { paths: CLIENTS_FROM })) + path.sep);
+    } catch {
+      // not installed there
+    }
+  }
   for (const key of Object.keys(require.cache)) {
     if (dirs.some((d) => key.startsWith(d))) delete require.cache[key];
   }
-  return require(name) as T;
+  return require(require.resolve(name, { paths: CLIENTS_FROM })) as T;
 }
 
 /** cache_operations_total as `operation/result` -> value, and the duration histogram's counts as `operation/count`. */
