@@ -75,6 +75,31 @@ describe('alertmanager/alertmanager.yml', () => {
       });
     }
 
+    it('AlertRelayDeliveryFailing reaches warning, whose email and webhook do not go through the relay it reports on', () => {
+      const rule = alertRules().find((a) => a.alert === 'AlertRelayDeliveryFailing');
+      expect(rule, 'AlertRelayDeliveryFailing in prometheus/alerts').to.not.equal(undefined);
+      const labels = { alertname: rule!.alert, ...rule!.labels, job: 'alert-relay', target: 'dingtalk' };
+      const r = routeTest(labels, 'warning');
+      expect(r.status, r.transcript).to.equal(0);
+      const names = r.stdout.trim().split(',').map((n) => n.trim());
+      expect(names, r.transcript).to.deep.equal(['warning']);
+      for (const name of names) {
+        const receiver = config.receivers.find((x) => x.name === name)!;
+        expect(receiver.email_configs ?? [], `${name}: email`).to.have.length.greaterThan(0);
+        const direct = (receiver.webhook_configs ?? []).filter((w) => !w.url.startsWith('http://alert-relay:'));
+        expect(direct.map((w) => w.url), `${name}: a webhook that is not the relay`).to.include('https://hooks.example.com/vigil/alertmanager');
+      }
+    });
+
+    it('no receiver reaches people through the relay alone', () => {
+      for (const r of config.receivers) {
+        const relayed = (r.webhook_configs ?? []).filter((w) => w.url.startsWith('http://alert-relay:'));
+        if (relayed.length === 0) continue;
+        const direct = (r.email_configs ?? []).length + (r.wechat_configs ?? []).length + (r.webhook_configs ?? []).length - relayed.length;
+        expect(direct, `${r.name}: channels besides the relay`).to.be.greaterThan(0);
+      }
+    });
+
     it('a wrong expectation fails (the check can fail)', () => {
       const r = routeTest({ alertname: 'ChannelCriticalSuccessRate', severity: 'critical', team: 'gateway' }, 'warning');
       expect(r.status, r.transcript).to.not.equal(0);

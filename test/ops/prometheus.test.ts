@@ -103,7 +103,7 @@ describe('prometheus rule files', () => {
     expect(http?.expr).to.contain('http_requests_total');
   });
 
-  it('has every alert of both seeds and vigil’s overflow alert', () => {
+  it('has every alert of both seeds and vigil’s own (overflow, targets, health, alert relay)', () => {
     const expected = [
       // 000: four files
       'ChannelLowSuccessRate', 'ChannelCriticalSuccessRate', 'ChannelLowTraffic',
@@ -114,7 +114,7 @@ describe('prometheus rule files', () => {
       'HTTPHighErrorRate', 'SlowResponseTime', 'AIServiceHighFailureRate', 'LowCacheHitRate', 'UnusualUserActivity',
       'DatabaseConnectionPoolExhausted', 'RedisHighMemoryUsage', 'HighLoginFailureRate', 'APIAbuseDetected',
       // vigil
-      'VigilMetricOverflow',
+      'VigilMetricOverflow', 'VigilTargetDown', 'HealthCheckFailing', 'AlertRelayDeliveryFailing',
     ];
     const names = alerts.map((a) => a.alert);
     expect(expected.filter((n) => !names.includes(n)), 'missing alerts').to.deep.equal([]);
@@ -124,6 +124,7 @@ describe('prometheus rule files', () => {
     expect(file('HighOverallErrorRate')).to.equal('prometheus/alerts/error_spike.yml');
     expect(file('HighActiveRequests')).to.equal('prometheus/alerts/channel_status.yml');
     expect(file('VigilMetricOverflow')).to.equal('prometheus/alerts/vigil_self.yml');
+    expect(file('AlertRelayDeliveryFailing')).to.equal('prometheus/alerts/vigil_self.yml');
   });
 
   it('keeps the seeds’ thresholds and for durations', () => {
@@ -149,6 +150,8 @@ describe('prometheus rule files', () => {
       ['HighLoginFailureRate', /event_type="login_failure"[\s\S]*> 10\b/, '2m'],
       ['APIAbuseDetected', /event_type="api_abuse"/, '0m'],
       ['ChannelNoRequests', /\[10m\]/, '0m'],
+      // the relay's result label is sent / failed / skipped (packages/alert-relay)
+      ['AlertRelayDeliveryFailing', /alert_relay_notifications_total\{result="failed"\}\[15m\]/, '0m'],
     ];
     for (const [name, expr, forDuration] of cases) {
       expect(rule(name).expr, name).to.match(expr);
