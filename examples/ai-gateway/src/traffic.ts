@@ -260,10 +260,14 @@ export async function runTraffic(options: TrafficOptions = {}): Promise<TrafficR
       run: async () => {
         if (users.length < 2) return;
         const [a, b] = [users[0]!, users[1]!];
-        // Opposite transfers at the same moment: each locks its sender's row first.
-        await Promise.all(
-          [a, b].map((from) => client.json('/api/credits/transfer', { method: 'POST', token: from.apiKey, json: { to_email: (from === a ? b : a).email, amount: 1 } })),
-        );
+        // Two teammates sending each other credits at the same moment, three times: each
+        // transfer locks its sender's row first, so opposite ones can deadlock (PostgreSQL
+        // breaks it, the gateway retries, vigil counts db_deadlocks_total).
+        for (let round = 0; round < 3 && !stop.aborted; round++) {
+          await Promise.all(
+            [a, b].map((from) => client.json('/api/credits/transfer', { method: 'POST', token: from.apiKey, json: { to_email: (from === a ? b : a).email, amount: 1 } })),
+          );
+        }
       },
     },
     {
