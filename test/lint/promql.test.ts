@@ -5,14 +5,18 @@ import { promtoolParseErrors } from './promtool';
 import {
   catalogExpressions,
   dashboardExpressions,
+  markdownQueries,
   recordingRules,
   repositoryResolver,
   ruleExpressions,
+  runbookExpressions,
   substituteVariables,
   type Expression,
 } from './sources';
 
 // The lint of every PromQL expression in the repository (DESIGN.md principle 1):
+// dashboards, alert and recording rules, the catalog's derived indicators and the
+// queries docs/runbook.md tells an operator to run.
 // each one parses (Prometheus' Lezer grammar for the names, promtool for the
 // authoritative parse and type check), and every metric and label it names exists
 // in @vigil/catalog, in a recording rule, or is Prometheus' own (up, ALERTS, job,
@@ -164,6 +168,62 @@ describe('PromQL lint', () => {
       expect(analyze('job:http_requests:rate5m{endpoint="/"}', rules).issues).to.deep.equal(['unknown label "endpoint" on job:http_requests:rate5m (its labels: {job, team})']);
     });
 
+    // What the token-based lint of test/ops (removed) reported, each still caught here.
+    it('catches every kind of mistake the earlier token lint caught', () => {
+      const withRules = repositoryResolver();
+      const found = (expr: string) => analyze(expr, withRules).issues;
+      expect(found('rate(http_request_total[5m])')).to.deep.equal([
+        'unknown metric "http_request_total": not in @vigil/catalog, not a recording rule of prometheus/rules, not a Prometheus scrape series',
+      ]);
+      expect(found(`rate(${H}{status="500"}[5m])`)[0]).to.match(/^unknown label "status" on http_requests_total \(its labels: \{endpoint, instance, job, method, status_code, user_role\}\)$/);
+      expect(found('sum by (channel) (new_api_active_requests)')[0]).to.match(/^sum by \(channel\): label "channel" is not on \{/);
+      expect(checkTemplateLabels(alertTemplateLabels('{{ $labels.channel_id }}'), analyze('up == 0', withRules).shape, 'annotation summary')[0]).to.match(
+        /^annotation summary uses label "channel_id", which the expression's result does not carry/,
+      );
+      expect(found('{job="ai-gateway"}')[0]).to.include('selects no specific metric');
+      // ... and accepts what it accepted: recording rules, Prometheus' own series, and on () against a scalar-like sum.
+      expect(found('cache_hit_rate < 0.7 and on () sum(increase(cache_operations_total{result=~"hit|miss"}[5m])) >= 20')).to.deep.equal([]);
+      expect(found('up{job="ai-gateway"} == 0')).to.deep.equal([]);
+      expect(found('scrape_duration_seconds{job="ai-gateway"}')).to.deep.equal([]);
+      expect(found('scrape_samples_scraped{instance="gw-1:9464"}')).to.deep.equal([]);
+      const read = analyze(`sum by (site_id, le) (rate(new_api_model_request_duration_seconds_bucket{model_name=~"gpt.*"}[5m] offset 1d)) > 0 and on () vector(1)`, withRules);
+      expect(read.issues).to.deep.equal([]);
+      expect(read.metrics).to.deep.equal(['new_api_model_request_duration_seconds_bucket']);
+    });
+
+    it('reads the queries of ```promql blocks by section: one per line, indented lines continue, comments skipped', () => {
+      const md = [
+        '# Title',
+        '```promql',
+        'up',
+        '```',
+        '## First',
+        'text `not_a_query` and a ```sh block:',
+        '```sh',
+        'amtool check-config x',
+        '```',
+        '```promql',
+        '# a comment',
+        'sum(rate(a[5m]))',
+        '  / sum(rate(b[5m]))',
+        '',
+        'c',
+        '```',
+        '## Second',
+        '```promql',
+        '  d',
+        'e',
+        '```',
+      ].join('\n');
+      expect(markdownQueries(md)).to.deep.equal([
+        { section: '', query: 'up' },
+        { section: 'First', query: 'sum(rate(a[5m])) / sum(rate(b[5m]))' },
+        { section: 'First', query: 'c' },
+        { section: 'Second', query: 'd' },
+        { section: 'Second', query: 'e' },
+      ]);
+    });
+
     it('promtool rejects what only Prometheus\' type checker sees, naming the expression', async () => {
       const errors = await promtoolParseErrors([`sum(rate(${R}[5m]))`, `rate(${R})`, `sum(rate(${R}[5m])) + on() group_left "x"`]);
       expect([...errors.keys()]).to.deep.equal([1, 2]);
@@ -176,12 +236,16 @@ describe('PromQL lint', () => {
     const dashboards = dashboardExpressions();
     const rules = ruleExpressions();
     const catalog = catalogExpressions();
-    const all = [...dashboards, ...rules, ...catalog];
+    const runbook = runbookExpressions();
+    const all = [...dashboards, ...rules, ...catalog, ...runbook];
 
-    it('finds the expressions of the dashboards, the rule files and the catalog', () => {
+    it('finds the expressions of the dashboards, the rule files, the catalog and the runbook', () => {
       expect(dashboards.filter((e) => e.where.startsWith('panel')).length, 'dashboard queries').to.be.greaterThan(100);
       expect(dashboards.filter((e) => e.where.startsWith('variable')).length, 'dashboard variables').to.be.at.least(5);
       expect(catalog.length).to.equal(derivedEntries.length);
+      // every alert's runbook section has queries to check with (test/ops/runbook.test.ts); here they are linted
+      expect(runbook.length, 'docs/runbook.md queries').to.be.greaterThan(40);
+      expect(new Set(runbook.map((e) => e.where.replace(/ query \d+$/, ''))).size, 'runbook sections with queries').to.be.at.least(25);
       // The rule files are read as they are at test time; every rule has an expression.
       for (const e of rules) expect(e.expr.trim(), `${e.file} ${e.where}`).to.not.equal('');
     });

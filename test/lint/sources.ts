@@ -5,8 +5,8 @@ import { allEntries, derivedEntries, findEntry } from '@vigil/catalog';
 import { analyze, type LabelSet, type MetricResolver, type Resolution } from './analyzer';
 
 // Where the PromQL of the repository lives, read as it is at test time:
-// grafana/dashboards/*.json, prometheus/alerts/*.yml, prometheus/rules/*.yml and the
-// catalog's derived indicators.
+// grafana/dashboards/*.json, prometheus/alerts/*.yml, prometheus/rules/*.yml, the
+// catalog's derived indicators and the ```promql blocks of docs/runbook.md.
 
 export const ROOT = resolve(__dirname, '..', '..', '..');
 
@@ -199,6 +199,65 @@ export function catalogExpressions(): Expression[] {
     templates: [],
     sourceIssues: [],
   }));
+}
+
+// ---------------------------------------------------------------- Markdown (docs/runbook.md)
+
+/** A PromQL query of a ```promql block, with the level-2 section (`## ...`) it is in. */
+export interface MarkdownQuery {
+  /** The heading of the `## ` section ('' before the first one). */
+  readonly section: string;
+  /** The query, continuation lines joined with a space. */
+  readonly query: string;
+}
+
+/**
+ * The queries of every ```promql block of a Markdown text: one query per line,
+ * a line that starts with whitespace continues the query above it, blank lines
+ * and # comments are skipped.
+ */
+export function markdownQueries(text: string): MarkdownQuery[] {
+  const out: MarkdownQuery[] = [];
+  let section = '';
+  let inBlock = false;
+  let current: { section: string; query: string } | undefined;
+  const flush = () => {
+    if (current) out.push(current);
+    current = undefined;
+  };
+  for (const line of text.split('\n')) {
+    if (!inBlock) {
+      if (line.startsWith('## ')) section = line.slice(3).trim();
+      else if (/^```promql\s*$/.test(line)) inBlock = true;
+      continue;
+    }
+    if (/^```\s*$/.test(line)) {
+      flush();
+      inBlock = false;
+      continue;
+    }
+    if (!line.trim() || line.trim().startsWith('#')) continue;
+    if (/^\s/.test(line) && current) current.query += ` ${line.trim()}`;
+    else {
+      flush();
+      current = { section, query: line.trim() };
+    }
+  }
+  return out;
+}
+
+export const RUNBOOK = 'docs/runbook.md';
+
+/** The PromQL of docs/runbook.md's ```promql blocks (each alert's **Check.** queries). */
+export function runbookExpressions(): Expression[] {
+  const path = join(ROOT, RUNBOOK);
+  if (!existsSync(path)) return [];
+  const counts = new Map<string, number>();
+  return markdownQueries(readFileSync(path, 'utf8')).map(({ section, query }) => {
+    const n = (counts.get(section) ?? 0) + 1;
+    counts.set(section, n);
+    return { file: RUNBOOK, where: `section "${section}" query ${n}`, expr: query, promql: query, templates: [], sourceIssues: [] };
+  });
 }
 
 // ---------------------------------------------------------------- Prometheus scrape config
