@@ -44,9 +44,12 @@ const R = newApiModelRequestsTotal;
 const E = newApiModelRequestErrorsTotal;
 const D = newApiModelRequestDurationSeconds;
 
-/** Success share in percent: the seed's query, aggregated as it is written, filtered by the variables. */
+/**
+ * Success share in percent: the seed's query, aggregated as it is written, filtered by the variables.
+ * Requests the client aborted (status="aborted") count neither way, as in the alerts.
+ */
 function successPercent(labels: ReadonlyArray<'channel_name' | 'model_name'>): string {
-  return `${ratio(R, labels, { status: eq('success'), ...F }, F)} * 100`;
+  return `${ratio(R, labels, { status: eq('success'), ...F }, { status: re('success|error'), ...F })} * 100`;
 }
 
 export function gatewayDashboard(): DashboardJson {

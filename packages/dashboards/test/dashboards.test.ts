@@ -231,12 +231,13 @@ describe('@vigil/dashboards', () => {
       });
       expect(total.targets![0]!.expr).to.equal(
         'sum(rate(new_api_model_requests_total{status="success", site_id=~"$site_id", channel_name=~"$channel", model_name=~"$model"}[$__rate_interval]))' +
-          ' / sum(rate(new_api_model_requests_total{site_id=~"$site_id", channel_name=~"$channel", model_name=~"$model"}[$__rate_interval])) * 100',
+          ' / sum(rate(new_api_model_requests_total{status=~"success|error", site_id=~"$site_id", channel_name=~"$channel", model_name=~"$model"}[$__rate_interval])) * 100',
       );
     });
 
-    // Two channels, two instances: 97 of every 100 requests succeed overall.
+    // Two channels, two instances: 97 of every 100 answered requests succeed overall; client aborts count neither way.
     const gatewaySeries = [
+      { series: 'new_api_model_requests_total{instance="a",channel_name="openai",model_name="gpt-4o",site_id="s1",status="aborted"}', values: '0+30x20' },
       { series: 'new_api_model_requests_total{instance="a",channel_name="openai",model_name="gpt-4o",site_id="s1",status="success"}', values: '0+57x20' },
       { series: 'new_api_model_requests_total{instance="a",channel_name="openai",model_name="gpt-4o",site_id="s1",status="error"}', values: '0+3x20' },
       { series: 'new_api_model_requests_total{instance="b",channel_name="azure",model_name="gpt-4o",site_id="s1",status="success"}', values: '0+40x20' },
