@@ -99,16 +99,18 @@ async function child(client, mode, variant, ms, warmupMs, batch) {
   const run = async (duration) => {
     let ops = 0;
     let i = 0;
+    const cpu = process.cpuUsage();
     const start = performance.now();
     let now = start;
     while (now - start < duration) {
       ops += await step(i++);
       if ((i & 15) === 0 || mode !== 'sequential') now = performance.now();
     }
-    return { ops, elapsed: performance.now() - start };
+    const used = process.cpuUsage(cpu);
+    return { ops, elapsed: performance.now() - start, cpuMicros: used.user + used.system, userMicros: used.user };
   };
   await run(warmupMs);
-  const { ops, elapsed } = await run(ms);
+  const { ops, elapsed, cpuMicros, userMicros } = await run(ms);
   let checked;
   if (metrics) {
     // Honesty check: vigil counted what was done (warm-up included).
@@ -118,7 +120,7 @@ async function child(client, mode, variant, ms, warmupMs, batch) {
     if (checked < ops / 2) throw new Error(`vigil counted ${checked} GET hits, fewer than the ${ops / 2} GETs measured`);
   }
   await close();
-  process.stdout.write(JSON.stringify({ opsPerSec: (ops / elapsed) * 1000, ops, checked }) + '\n');
+  process.stdout.write(JSON.stringify({ opsPerSec: (ops / elapsed) * 1000, cpuMicrosPerOp: cpuMicros / ops, userMicrosPerOp: userMicros / ops, ops, checked }) + '\n');
 }
 
 // ---------------------------------------------------------------- parent: rounds and table
@@ -158,7 +160,7 @@ async function main() {
   const contenders = [];
   for (const client of ['ioredis', 'node-redis']) {
     for (const mode of ['sequential', 'pipeline']) {
-      for (const variant of ['baseline', 'vigil']) contenders.push({ client, mode, variant, results: [] });
+      for (const variant of ['baseline', 'vigil']) contenders.push({ client, mode, variant, results: [], cpu: [] });
     }
   }
   process.stderr.write(`redis bench: ${contenders.length} contenders x ${opts.rounds} rounds, ${opts.ms} ms each (after ${opts.warmupMs} ms warm-up), batch ${opts.batch}, ${redisUrl}\n`);
@@ -168,12 +170,13 @@ async function main() {
     for (const c of order) {
       const r = await runChild(c, opts);
       c.results.push(r.opsPerSec);
+      c.cpu.push(r.cpuMicrosPerOp);
     }
     process.stderr.write(`round ${round + 1}/${opts.rounds} done\n`);
   }
   const lines = [
-    `| client | mode | baseline ops/s (median) | with vigil ops/s (median) | vigil / baseline |`,
-    `|---|---|---:|---:|---:|`,
+    `| client | mode | baseline ops/s | with vigil ops/s | vigil / baseline | client CPU µs/op, baseline → vigil | baseline / vigil CPU |`,
+    `|---|---|---:|---:|---:|---:|---:|`,
   ];
   for (let i = 0; i < contenders.length; i += 2) {
     const base = contenders[i];
@@ -181,10 +184,18 @@ async function main() {
     const b = median(base.results);
     const v = median(vigil.results);
     const mode = base.mode === 'sequential' ? 'sequential awaits (SET, GET)' : `pipelines of ${opts.batch} (SET, GET pairs)`;
-    lines.push(`| ${base.client} | ${mode} | ${Math.round(b).toLocaleString('en-US')} | ${Math.round(v).toLocaleString('en-US')} | ${((v / b) * 100).toFixed(1)}% |`);
+    const bc = median(base.cpu);
+    const vc = median(vigil.cpu);
+    lines.push(`| ${base.client} | ${mode} | ${Math.round(b).toLocaleString('en-US')} | ${Math.round(v).toLocaleString('en-US')} | ${((v / b) * 100).toFixed(1)}% | ${bc.toFixed(2)} → ${vc.toFixed(2)} | ${((bc / vc) * 100).toFixed(1)}% |`);
   }
-  const raw = contenders.map((c) => `${c.client}/${c.mode}/${c.variant}: ${c.results.map((x) => Math.round(x)).join(', ')}`);
-  process.stdout.write(`${lines.join('\n')}\n\nNode ${process.version}, ${require('node:os').cpus().length} CPUs (${require('node:os').cpus()[0]?.model ?? 'unknown'}), rounds ${opts.rounds}, ${opts.ms} ms per run.\n\nPer-round ops/s:\n${raw.map((r) => `- ${r}`).join('\n')}\n`);
+  const raw = contenders.map((c) => `${c.client}/${c.mode}/${c.variant}: ${c.results.map((x) => Math.round(x)).join(', ')} ops/s; ${c.cpu.map((x) => x.toFixed(2)).join(', ')} µs/op`);
+  const os = require('node:os');
+  process.stdout.write(
+    `${lines.join('\n')}\n\nMedians over ${opts.rounds} rounds of ${opts.ms} ms per contender (after ${opts.warmupMs} ms of warm-up), Node ${process.version}, ` +
+      `${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} at the end.\n` +
+      `Client CPU is the benchmark process' own user + system time per command (process.cpuUsage).\n\n` +
+      `Per round:\n${raw.map((r) => `- ${r}`).join('\n')}\n`,
+  );
 }
 
 if (process.argv[2] === '--child') {

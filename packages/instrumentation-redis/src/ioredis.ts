@@ -256,9 +256,8 @@ class IoTracked implements TrackedClient {
   live(): boolean {
     return this.ref.deref()?.status === 'ready';
   }
-  ended(): boolean {
-    const c = this.ref.deref();
-    return c === undefined || c.status === 'end';
+  gone(): boolean {
+    return this.ref.deref() === undefined;
   }
   openProbe(timeoutMs: number): Probe {
     const c = this.ref.deref();

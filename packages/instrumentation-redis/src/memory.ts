@@ -27,8 +27,8 @@ export interface TrackedClient {
   server(): string | undefined;
   /** Connected and ready for commands. */
   live(): boolean;
-  /** Closed for good (quit, disconnect, garbage-collected). */
-  ended(): boolean;
+  /** Garbage-collected: it can never be connected again. (A closed client may connect again.) */
+  gone(): boolean;
   /** Opens a dedicated connection to the same server, with the same options. */
   openProbe(timeoutMs: number): Probe;
 }
@@ -129,12 +129,13 @@ export class MemoryMonitor {
   }
 
   /**
-   * Remembers an application connection (held weakly by the adapter). Connections are
-   * remembered even while memory metrics are off, so that switching them on covers them.
+   * Remembers an application connection (held weakly by the adapter; adding the same adapter
+   * again changes nothing). Connections are remembered even while memory metrics are off, so
+   * that switching them on covers them.
    */
   track(client: TrackedClient): void {
     if (this.clients.size >= MAX_TRACKED_BEFORE_PRUNE) {
-      for (const c of this.clients) if (safe(() => c.ended(), true)) this.clients.delete(c);
+      for (const c of this.clients) if (safe(() => c.gone(), true)) this.clients.delete(c);
     }
     this.clients.add(client);
     this.start();
@@ -171,7 +172,7 @@ export class MemoryMonitor {
     const { timeoutMs } = this.settings;
     const live = new Map<string, TrackedClient>();
     for (const c of this.clients) {
-      if (safe(() => c.ended(), true)) {
+      if (safe(() => c.gone(), true)) {
         this.clients.delete(c);
         continue;
       }

@@ -64,6 +64,8 @@ let internalDepth = 0;
 // Counts addCommand calls, so that sendCommand can tell a command rejected before it reached the queue.
 let addCalls = 0;
 const internalClients = new WeakSet<object>();
+// One adapter per client, however often it connects.
+const trackedClients = new WeakMap<object, NrTracked>();
 
 // ---------------------------------------------------------------- single commands
 
@@ -344,7 +346,11 @@ export function wrapConnect(sinks: Sinks) {
     function vigilConnect(this: NrClient): Promise<unknown> {
       try {
         const self = this._self ?? this;
-        if (!internalClients.has(self)) sinks.memory()?.track(new NrTracked(self));
+        if (!internalClients.has(self)) {
+          let tracked = trackedClients.get(self);
+          if (tracked === undefined) trackedClients.set(self, (tracked = new NrTracked(self)));
+          sinks.memory()?.track(tracked);
+        }
       } catch (err) {
         failed('note a connection', err);
       }
@@ -365,9 +371,8 @@ class NrTracked implements TrackedClient {
   live(): boolean {
     return this.ref.deref()?.isReady === true;
   }
-  ended(): boolean {
-    const c = this.ref.deref();
-    return c === undefined || c.isOpen !== true;
+  gone(): boolean {
+    return this.ref.deref() === undefined;
   }
   openProbe(timeoutMs: number): Probe {
     const c = this.ref.deref();
