@@ -1,20 +1,26 @@
 #!/usr/bin/env node
 // PostgreSQL overhead benchmark: queries per second of `SELECT 1` and of an indexed
-// primary-key lookup in a 100k-row table, through pg's Pool, with no instrumentation
+// primary-key lookup in a 100k-row table, through pg's Pool — against the real PostgreSQL
+// server, and against an in-process fake server that answers the same rows (the Node-side
+// cost alone, without the network and the database's own noise) — with no instrumentation
 // (baseline), with @vigil/instrumentation-pg (metrics, as @vigil/node wires them), and with
 // the upstream @opentelemetry/instrumentation-pg (tracing every query into a span processor
 // that counts and drops spans, with an AsyncLocalStorage context manager and its own
 // db.client.operation.duration metric going to a MeterProvider, as a traced app runs it).
 //
 // Every measurement runs in its own child process (one contender's patches, JIT state and
-// garbage never touch another's); contenders take turns round after round in a rotating
-// order, so drift of a shared machine hits them alike. The table shows, per workload and
-// contender: median queries/s; the median over rounds of queries/s relative to the baseline
-// measured next to it in the same round; and the Node process's CPU time (user + system) per
-// query, which a busy machine disturbs far less than throughput — baseline CPU / contender CPU
-// is the throughput ratio when the Node process is the bottleneck.
+// garbage never touch another's); the contenders of a workload run back to back, in an order
+// that rotates round after round, so drift of a shared machine hits them alike. The table
+// shows, per workload and contender: median queries/s; the median over rounds of queries/s
+// relative to the baseline measured next to it in the same round; and the Node process's CPU
+// time (user + system) per query, which a busy machine disturbs less than throughput —
+// baseline CPU / contender CPU is the throughput ratio when the Node process is the bottleneck.
+// A second baseline process ("A/A control") is measured like a contender: its ratio to the
+// baseline shows how far the machine's own noise moves these numbers. Last, vigil's own work
+// per query is measured in isolation (pg's Query lifecycle on a stub connection), which noise
+// from elsewhere barely touches.
 //
-//   node bench/pg.js [--rounds 7] [--ms 2000] [--warmup-ms 500] [--pool 4] [--concurrency 8]
+//   node bench/pg.js [--rounds 11] [--ms 1000] [--warmup-ms 400] [--pool 4] [--concurrency 8]
 //
 // Needs PostgreSQL (PGHOST / PGPORT / PGUSER / PGDATABASE, default postgres@127.0.0.1:5432/test)
 // and the built packages (`tsc -b`). Creates the table vigil_bench_users (100,000 rows,
@@ -41,7 +47,7 @@ const db = {
   password: process.env.PGPASSWORD,
 };
 
-const WORKLOADS = {
+const QUERIES = {
   select1: { title: '`SELECT 1`', text: 'SELECT 1', values: () => undefined, table: 'none' },
   lookup: {
     title: `indexed lookup (\`SELECT ... FROM ${TABLE} WHERE id = $1\`, ${ROWS.toLocaleString('en-US')} rows)`,
@@ -50,6 +56,114 @@ const WORKLOADS = {
     table: TABLE,
   },
 };
+const SERVERS = {
+  postgres: 'PostgreSQL',
+  fake: 'in-process fake server',
+};
+// workload = `${server}:${query}`
+const WORKLOADS = {};
+for (const server of Object.keys(SERVERS)) {
+  for (const [name, q] of Object.entries(QUERIES)) WORKLOADS[`${server}:${name}`] = { ...q, server };
+}
+
+// ---------------------------------------------------------------- the fake server
+
+// A socket that speaks just enough of the PostgreSQL wire protocol to pg: trust
+// authentication, then for every simple query or Sync one canned result (the same rows
+// PostgreSQL returns for the two queries). pg's own Connection, serializer and parser run
+// unchanged over it, so this measures everything on the Node side of a query — pg, pg-pool
+// and the instrumentation — with no network, no PostgreSQL and no other process involved.
+function fakeServerStream() {
+  const { EventEmitter } = require('node:events');
+  const msg = (type, body) => {
+    const b = Buffer.alloc(5 + body.length);
+    b.write(type, 0, 'latin1');
+    b.writeInt32BE(4 + body.length, 1);
+    body.copy(b, 5);
+    return b;
+  };
+  const int16 = (n) => { const b = Buffer.alloc(2); b.writeInt16BE(n); return b; };
+  const int32 = (n) => { const b = Buffer.alloc(4); b.writeInt32BE(n); return b; };
+  const cstr = (s) => Buffer.from(`${s}\0`, 'utf8');
+  const rowDescription = (fields) => msg('T', Buffer.concat([int16(fields.length), ...fields.map(([name, oid, len]) => Buffer.concat([cstr(name), int32(0), int16(0), int32(oid), int16(len), int32(-1), int16(0)]))]));
+  const dataRow = (values) => msg('D', Buffer.concat([int16(values.length), ...values.map((v) => { const b = Buffer.from(v); return Buffer.concat([int32(b.length), b]); })]));
+  const ready = msg('Z', Buffer.from('I'));
+  const results = {
+    select1: Buffer.concat([rowDescription([['?column?', 23, 4]]), dataRow(['1']), msg('C', cstr('SELECT 1')), ready]),
+    lookup: Buffer.concat([
+      rowDescription([['id', 23, 4], ['name', 25, -1], ['email', 25, -1], ['credits', 23, 4]]),
+      dataRow(['4242', 'user 4242', 'user4242@example.com', '242']),
+      msg('C', cstr('SELECT 1')),
+      ready,
+    ]),
+  };
+  const startup = Buffer.concat([msg('R', int32(0)), msg('S', Buffer.concat([cstr('server_version'), cstr('15.0')])), msg('K', Buffer.concat([int32(1), int32(2)])), ready]);
+  const parseComplete = msg('1', Buffer.alloc(0));
+  const bindComplete = msg('2', Buffer.alloc(0));
+
+  class FakeSocket extends EventEmitter {
+    writable = true;
+    started = false;
+    pending = [];
+    parsed = false;
+    lastText = '';
+    setNoDelay() {}
+    setKeepAlive() {}
+    ref() {}
+    unref() {}
+    cork() {}
+    uncork() {}
+    connect() {
+      setImmediate(() => this.emit('connect'));
+    }
+    reply(buf) {
+      this.pending.push(buf);
+      if (this.pending.length === 1) {
+        setImmediate(() => {
+          const out = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending);
+          this.pending = [];
+          this.emit('data', out);
+        });
+      }
+    }
+    result() {
+      return this.lastText.includes(TABLE) ? results.lookup : results.select1;
+    }
+    write(buf, cb) {
+      if (!this.started) {
+        this.started = true;
+        this.reply(startup);
+      } else {
+        for (let off = 0; off < buf.length; ) {
+          const type = String.fromCharCode(buf[off]);
+          const len = buf.readInt32BE(off + 1);
+          const body = buf.subarray(off + 5, off + 1 + len);
+          off += 1 + len;
+          if (type === 'Q') {
+            this.lastText = body.toString('utf8', 0, body.length - 1);
+            this.reply(this.result());
+          } else if (type === 'P') {
+            const nameEnd = body.indexOf(0);
+            this.lastText = body.toString('utf8', nameEnd + 1, body.indexOf(0, nameEnd + 1));
+            this.parsed = true;
+          } else if (type === 'S') {
+            this.reply(Buffer.concat([...(this.parsed ? [parseComplete] : []), bindComplete, this.result()]));
+            this.parsed = false;
+          }
+        }
+      }
+      if (typeof cb === 'function') cb();
+      return true;
+    }
+    end() {
+      setImmediate(() => this.emit('close'));
+    }
+    destroy() {
+      this.end();
+    }
+  }
+  return new FakeSocket();
+}
 
 // ---------------------------------------------------------------- child: one measurement
 
@@ -90,7 +204,7 @@ async function child(variant, workloadName, ms, warmupMs, poolSize, concurrency)
     check = async () => spans;
   }
   const pg = require('pg');
-  const pool = new pg.Pool({ ...db, max: poolSize });
+  const pool = new pg.Pool({ ...db, max: poolSize, ...(workload.server === 'fake' ? { stream: fakeServerStream } : {}) });
   const run = async (duration) => {
     let ops = 0;
     let i = 0;
@@ -116,6 +230,33 @@ async function child(variant, workloadName, ms, warmupMs, poolSize, concurrency)
   process.stdout.write(JSON.stringify({ opsPerSec: (ops / elapsed) * 1000, cpuPerQuery: cpuMicros / ops, ops, seen }) + '\n');
 }
 
+// ---------------------------------------------------------------- child: the hook's own cost
+
+// The instrumentation's work per query, isolated: pg's Query lifecycle as the client drives it
+// (construct, submit to a connection, ready-for-query) against a stub connection, with and
+// without vigil's patches. ns per query, median of 15 batches of 100,000.
+function hookChild(variant) {
+  if (variant === 'vigil') {
+    const { PgInstrumentation } = require(path.join(root, 'packages/instrumentation-pg/build/src'));
+    new PgInstrumentation();
+  }
+  const pg = require('pg');
+  const text = QUERIES.lookup.text;
+  const con = { parsedStatements: {}, submittedNamedStatements: {}, stream: {}, query() {}, parse() {}, bind() {}, describe() {}, execute() {}, sync() {}, flush() {} };
+  const batch = (n) => {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) {
+      const q = new pg.Query(text, [i]);
+      q.submit(con);
+      q.handleReadyForQuery(con);
+    }
+    return Number(process.hrtime.bigint() - t0) / n;
+  };
+  batch(200_000);
+  const xs = Array.from({ length: 15 }, () => batch(100_000));
+  process.stdout.write(JSON.stringify({ nsPerQuery: median(xs) }) + '\n');
+}
+
 // ---------------------------------------------------------------- parent: setup, rounds, table
 
 async function setup() {
@@ -136,14 +277,19 @@ async function setup() {
   await client.end();
 }
 
+function childArgs(c, opts) {
+  return c.hook
+    ? [__filename, '--hook', c.variant]
+    : [__filename, '--child', c.variant, c.workload, String(opts.ms), String(opts.warmupMs), String(opts.pool), String(opts.concurrency)];
+}
+
 function runChild(c, opts) {
   return new Promise((resolve, reject) => {
-    const args = [__filename, '--child', c.variant, c.workload, String(opts.ms), String(opts.warmupMs), String(opts.pool), String(opts.concurrency)];
-    const p = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+    const p = spawn(process.execPath, childArgs(c, opts), { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     p.stdout.on('data', (d) => (out += d));
     p.on('exit', (code) => {
-      if (code !== 0) return reject(new Error(`${c.variant} ${c.workload} exited with ${code}`));
+      if (code !== 0) return reject(new Error(`${c.variant} ${c.workload ?? 'hook'} exited with ${code}`));
       try {
         resolve(JSON.parse(out.trim().split('\n').pop()));
       } catch {
@@ -153,23 +299,24 @@ function runChild(c, opts) {
   });
 }
 
-const median = (xs) => {
+function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
+}
 
 const VARIANTS = {
   baseline: 'no instrumentation',
+  control: 'no instrumentation, second process (A/A control)',
   vigil: '@vigil/instrumentation-pg (metrics)',
   otel: '@opentelemetry/instrumentation-pg 0.77 (tracing)',
 };
 
 async function main() {
   const opts = {
-    rounds: Number(arg('rounds', 7)),
-    ms: Number(arg('ms', 2000)),
-    warmupMs: Number(arg('warmup-ms', 500)),
+    rounds: Number(arg('rounds', 11)),
+    ms: Number(arg('ms', 1000)),
+    warmupMs: Number(arg('warmup-ms', 400)),
     pool: Number(arg('pool', 4)),
     concurrency: Number(arg('concurrency', 8)),
   };
@@ -179,8 +326,18 @@ async function main() {
     for (const variant of Object.keys(VARIANTS)) contenders.push({ workload, variant, results: [], cpu: [] });
   }
   process.stderr.write(`pg bench: ${contenders.length} contenders x ${opts.rounds} rounds, ${opts.ms} ms each (after ${opts.warmupMs} ms warm-up), pool of ${opts.pool}, ${opts.concurrency} queries in flight, ${db.user}@${db.host}:${db.port}/${db.database}\n`);
+  const workloads = Object.keys(WORKLOADS);
+  const variants = Object.keys(VARIANTS);
   for (let round = 0; round < opts.rounds; round++) {
-    const order = contenders.map((_, i) => contenders[(i + round) % contenders.length]);
+    // The contenders of one workload run back to back (so each is compared with a baseline
+    // measured seconds apart), in an order that rotates every round.
+    const order = [];
+    for (const workload of round % 2 ? [...workloads].reverse() : workloads) {
+      for (let i = 0; i < variants.length; i++) {
+        const variant = variants[(i + round) % variants.length];
+        order.push(contenders.find((c) => c.workload === workload && c.variant === variant));
+      }
+    }
     for (const c of order) {
       const r = await runChild(c, opts);
       c.results.push(r.opsPerSec);
@@ -194,21 +351,42 @@ async function main() {
   // query (user + system of the benchmark process) is far steadier: the baseline's CPU per query
   // divided by the contender's is the throughput ratio when the Node process is the bottleneck.
   const lines = [
-    '| workload | contender | queries/s (median) | queries/s vs baseline (median of per-round ratios) | Node CPU per query (median) | baseline CPU / contender CPU |',
-    '|---|---|---:|---:|---:|---:|',
+    '| server | query | contender | queries/s (median) | queries/s vs baseline (median of per-round ratios) | middle half of the per-round ratios | Node CPU per query (median) | baseline CPU / contender CPU |',
+    '|---|---|---|---:|---:|---:|---:|---:|',
   ];
   for (const workload of Object.keys(WORKLOADS)) {
     const base = contenders.find((c) => c.workload === workload && c.variant === 'baseline');
     const baseCpu = median(base.cpu);
     for (const [variant, title] of Object.entries(VARIANTS)) {
       const c = contenders.find((x) => x.workload === workload && x.variant === variant);
-      const ratio = median(c.results.map((v, i) => v / base.results[i]));
+      const ratios = c.results.map((v, i) => v / base.results[i]).sort((x, y) => x - y);
+      const q1 = ratios[Math.floor((ratios.length - 1) / 4)];
+      const q3 = ratios[Math.ceil(((ratios.length - 1) * 3) / 4)];
+      const spread = variant === 'baseline' ? '' : `${(q1 * 100).toFixed(0)}% – ${(q3 * 100).toFixed(0)}%`;
       const cpu = median(c.cpu);
       lines.push(
-        `| ${WORKLOADS[workload].title} | ${title} | ${Math.round(median(c.results)).toLocaleString('en-US')} | ${(ratio * 100).toFixed(1)}% | ${cpu.toFixed(1)} µs | ${((baseCpu / cpu) * 100).toFixed(1)}% |`,
+        `| ${SERVERS[WORKLOADS[workload].server]} | ${WORKLOADS[workload].title} | ${title} | ${Math.round(median(c.results)).toLocaleString('en-US')} | ${(median(ratios) * 100).toFixed(1)}% | ${spread} | ${cpu.toFixed(1)} µs | ${((baseCpu / cpu) * 100).toFixed(1)}% |`,
       );
     }
   }
+  // The hook's own cost, alternating baseline and vigil processes.
+  const hook = { baseline: [], vigil: [] };
+  for (let i = 0; i < 5; i++) {
+    for (const variant of i % 2 ? ['vigil', 'baseline'] : ['baseline', 'vigil']) {
+      hook[variant].push((await runChild({ hook: true, variant }, opts)).nsPerQuery);
+    }
+  }
+  const hookBase = median(hook.baseline);
+  const hookVigil = median(hook.vigil);
+  const added = (hookVigil - hookBase) / 1000;
+  const realCpu = Object.keys(QUERIES).map((q) => median(contenders.find((c) => c.workload === `postgres:${q}` && c.variant === 'baseline').cpu));
+  lines.push(
+    '',
+    `vigil's own work per query, isolated (pg's Query lifecycle on a stub connection, 5 processes each): ` +
+      `${hookBase.toFixed(0)} ns without, ${hookVigil.toFixed(0)} ns with vigil: ${(added * 1000).toFixed(0)} ns added per query ` +
+      `(two clock reads are part of it), against ${realCpu.map((x) => `${x.toFixed(1)} µs`).join(' and ')} of Node CPU per query (median, baseline) ` +
+      `for the two queries against PostgreSQL: ${realCpu.map((x) => `${((x / (x + added)) * 100).toFixed(2)}%`).join(' and ')} of baseline throughput when Node is the bottleneck.`,
+  );
   const raw = contenders.map((c) => `${c.workload}/${c.variant}: ${c.results.map((x, i) => `${Math.round(x)} (${c.cpu[i].toFixed(1)} µs)`).join(', ')}`);
   const cpus = os.cpus();
   process.stdout.write(
@@ -218,7 +396,9 @@ async function main() {
   );
 }
 
-if (process.argv[2] === '--child') {
+if (process.argv[2] === '--hook') {
+  hookChild(process.argv[3]);
+} else if (process.argv[2] === '--child') {
   const [, , , variant, workload, ms, warmupMs, poolSize, concurrency] = process.argv;
   child(variant, workload, Number(ms), Number(warmupMs), Number(poolSize), Number(concurrency)).catch((err) => {
     process.stderr.write(`${err.stack}\n`);
