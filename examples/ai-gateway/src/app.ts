@@ -23,11 +23,12 @@ import {
 import { createGatewayMetrics, type GatewayMetrics } from '@vigil/gateway';
 import { createHealth, customCheck, expressHealth, postgresCheck, redisCheck, type Health } from '@vigil/health';
 import { Auth } from './auth';
-import { ChannelRegistry, MODEL_PRICES } from './channels';
+import { ChannelRegistry } from './channels';
 import type { DemoConfig, FaultRates } from './config';
 import { CreditLedger, Database, hashPassword, InsufficientCreditsError, newApiKey, UnknownRecipientError, verifyPassword } from './db';
 import { chatCompletions, testChannel } from './relay';
-import { IMAGE_MODES, IMAGE_SERVICES, ImageTasks } from './tasks';
+import { IMAGE_MODES, IMAGE_SERVICES, MODEL_PRICES } from './products';
+import { ImageTasks } from './tasks';
 import type { ForcedFault } from './upstreams';
 
 export interface RunningGateway {

@@ -35,15 +35,6 @@ export const CHANNELS: readonly ChannelDefinition[] = [
   { id: 5, name: 'DeepSeek-Direct', type: 'deepseek', models: ['deepseek-chat'], weight: 5, latencyMs: 150, chunkMs: 15 },
 ];
 
-/** Credits charged per chat completion, by model. */
-export const MODEL_PRICES: Readonly<Record<string, number>> = {
-  'gpt-4o': 5,
-  'gpt-4o-mini': 1,
-  'claude-3-5-sonnet': 4,
-  'claude-3-haiku': 1,
-  'deepseek-chat': 1,
-};
-
 /** Default fault rates of every mock upstream: a mostly healthy provider. */
 export const DEFAULT_RATES: FaultRates = { rateLimit: 0.015, serverError: 0.01, timeout: 0.004, streamCut: 0.005 };
 

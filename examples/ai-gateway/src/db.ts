@@ -6,6 +6,7 @@ import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'no
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { monitorCreditsOperation } from '@vigil/business';
+import { SEED_USERS } from './seeds';
 
 const scrypt = promisify(scryptCb) as (password: string, salt: Buffer, keylen: number) => Promise<Buffer>;
 
@@ -70,13 +71,6 @@ CREATE TABLE IF NOT EXISTS demo_files (
   created_at   timestamptz NOT NULL DEFAULT now()
 );
 `;
-
-/** Demo accounts created at start (when missing): email, password, role, API key. */
-export const SEED_USERS = [
-  { email: 'alice@example.com', password: 'alice-demo-password', role: 'admin', apiKey: 'sk-demo-alice-0123456789abcdef' },
-  { email: 'bob@example.com', password: 'bob-demo-password', role: 'user', apiKey: 'sk-demo-bob-0123456789abcdef' },
-  { email: 'carol@example.com', password: 'carol-demo-password', role: 'vip', apiKey: 'sk-demo-carol-0123456789abcdef' },
-] as const;
 
 export const SIGNUP_CREDITS = 100;
 

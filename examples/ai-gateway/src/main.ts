@@ -10,7 +10,7 @@
 // Prints `LISTENING <port>` once it serves, then where to look.
 import { loadConfig } from './config';
 import { startGateway, type RunningGateway } from './app';
-import { SEED_USERS } from './db';
+import { SEED_USERS } from './seeds';
 import { numberArg, parseArgs, runTraffic } from './traffic';
 
 async function main(): Promise<void> {

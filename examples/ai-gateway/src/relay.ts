@@ -11,9 +11,10 @@ import { randomBytes } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type { GatewayMetrics } from '@vigil/gateway';
 import { openAiError } from './auth';
-import { MODEL_PRICES, type Channel, type ChannelRegistry } from './channels';
+import type { Channel, ChannelRegistry } from './channels';
 import type { DemoConfig } from './config';
 import { InsufficientCreditsError, type CreditLedger } from './db';
+import { MODEL_PRICES } from './products';
 
 interface Failure {
   status: number;

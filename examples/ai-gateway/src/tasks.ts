@@ -9,10 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { submitAiTask, type AiTaskHandle } from '@vigil/business';
 import type { DemoConfig } from './config';
 import type { AuthUser, CreditLedger, Database } from './db';
-
-/** Services and their price per task. */
-export const IMAGE_SERVICES: Readonly<Record<string, number>> = { midjourney: 10, flux: 6, jimeng: 4 };
-export const IMAGE_MODES = ['fast', 'relax', 'turbo'] as const;
+import { IMAGE_SERVICES } from './products';
 
 /** A prompt the provider refuses. */
 export class ContentPolicyViolation extends Error {

@@ -8,7 +8,12 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { recordedEntries } from '@vigil/catalog';
 import { parseMetrics, request, requireServices, samplesOf, scrape, startApp, waitFor, type RunningApp, type Sample } from '@vigil/testing';
-import { CHANNELS, IMAGE_MODES, IMAGE_SERVICES, runTraffic, SEED_USERS, type TrafficReport } from '../src/index';
+// Only modules without dependencies: the gateway itself runs in the spawned process, and pg,
+// ioredis and express stay unloaded in the test runner (other tests instrument them on load).
+import { CHANNELS } from '../src/channels';
+import { IMAGE_MODES, IMAGE_SERVICES } from '../src/products';
+import { SEED_USERS } from '../src/seeds';
+import { runTraffic, type TrafficReport } from '../src/traffic';
 
 const SCRIPT = join(__dirname, '..', 'src', 'main.js');
 const ADMIN_TOKEN = `demo-test-admin-${process.pid}-0123456789`;
