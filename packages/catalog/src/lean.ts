@@ -5,13 +5,14 @@
 // the label set has been seen. The series are handed to OpenTelemetry's readers
 // at collection time through the MetricProducer interface, so Prometheus and
 // OTLP export stay OTel's.
-import { ValueType, type Attributes, type HrTime } from '@opentelemetry/api';
+import { diag, ValueType, type Attributes, type HrTime } from '@opentelemetry/api';
 import {
   AggregationTemporality,
   DataPointType,
   type CollectionResult,
   type MetricData,
   type MetricProducer,
+  type ResourceMetrics,
   type ScopeMetrics,
 } from '@opentelemetry/sdk-metrics';
 import { emptyResource } from '@opentelemetry/resources';
@@ -298,4 +299,222 @@ const GLOBAL_KEY = Symbol.for('vigil.lean-registry');
 export function leanRegistry(): LeanRegistry {
   const g = globalThis as { [GLOBAL_KEY]?: LeanRegistry };
   return (g[GLOBAL_KEY] ??= new LeanRegistry());
+}
+
+// ---------------------------------------------------------------- Prometheus text
+
+const INVALID_NAME_CHARS = /[^a-z0-9_]/gi;
+const REPEATED_UNDERSCORES = /_{2,}/g;
+
+function escapeText(s: string): string {
+  return s.indexOf('\\') < 0 && s.indexOf('\n') < 0 ? s : s.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+}
+
+function escapeLabelValue(v: unknown): string {
+  const s = typeof v === 'string' ? v : v === undefined ? '' : String(JSON.stringify(v));
+  const e = escapeText(s);
+  return e.indexOf('"') < 0 ? e : e.replace(/"/g, '\\"');
+}
+
+function sanitizeName(name: string): string {
+  return name.replace(INVALID_NAME_CHARS, '_').replace(REPEATED_UNDERSCORES, '_');
+}
+
+function valueText(v: number): string {
+  return v === Infinity ? '+Inf' : v === -Infinity ? '-Inf' : `${v}`;
+}
+
+function prometheusType(m: MetricData): string {
+  switch (m.dataPointType) {
+    case DataPointType.SUM:
+      return m.isMonotonic ? 'counter' : 'gauge';
+    case DataPointType.GAUGE:
+      return 'gauge';
+    case DataPointType.HISTOGRAM:
+      return 'histogram';
+    default:
+      return 'untyped';
+  }
+}
+
+interface TextFamily {
+  type: string;
+  help: string;
+  unit: string;
+  dropped: boolean;
+  metrics: MetricData[];
+}
+
+/**
+ * The Prometheus text exposition (format 0.0.4) of OpenTelemetry ResourceMetrics:
+ * the same bytes as OpenTelemetry's `PrometheusSerializer` with vigil's settings
+ * (no prefix, no timestamps, no target_info, no otel_scope_* labels), written for
+ * big scrapes. OTel's serializer escapes and sanitises every label of every sample
+ * line with regular expressions (a histogram series: 12 lines); this one renders the
+ * label text of an attributes object once and keeps it in a WeakMap. Data point
+ * attributes are immutable in OpenTelemetry, and the lean registry's series keep
+ * theirs for life, so from the second scrape on a series costs only its numbers.
+ * Metadata conflicts are resolved as OTel does (a family whose instruments disagree
+ * on the type is dropped; the first HELP and UNIT win), each told once through diag.
+ */
+export class PrometheusTextSerializer {
+  private readonly labels = new WeakMap<Attributes, string>();
+  private readonly names = new Map<string, string | null>();
+  private readonly keys = new Map<string, string>();
+  private warned = new Set<string>();
+
+  serialize(resourceMetrics: ResourceMetrics): string {
+    const families = this.families(resourceMetrics);
+    let out = '';
+    for (const [name, f] of families) {
+      if (f.dropped) continue;
+      let header = `# HELP ${name} ${escapeText(f.help || 'description missing')}\n`;
+      if (f.unit) header += `# UNIT ${name} ${escapeText(f.unit)}\n`;
+      header += `# TYPE ${name} ${f.type}\n`;
+      for (const m of f.metrics) {
+        const samples = this.samples(name, m);
+        if (header !== '') {
+          out += header + samples;
+          header = '';
+        } else if (samples !== '') {
+          out += samples;
+        }
+      }
+    }
+    return out === '' ? '# no registered metrics' : out;
+  }
+
+  /** Families by Prometheus name, in first-seen order, with OTel's metadata rules. */
+  private families(rm: ResourceMetrics): Map<string, TextFamily> {
+    const families = new Map<string, TextFamily>();
+    const warned = new Set<string>();
+    const warn = (kind: string, name: string, first: string, second: string, kept?: string) => {
+      const key = `${kind}:${name}:${kept ?? ''}`;
+      if (warned.has(key)) return;
+      warned.add(key);
+      if (this.warned.has(key)) return;
+      const values = `${JSON.stringify(first)}, ${JSON.stringify(second)}`;
+      diag.warn(
+        kept === undefined
+          ? `Conflicting ${kind} comments for metric "${name}": ${values}; dropping the metric.`
+          : `Conflicting ${kind} comments for metric "${name}": ${values}; exporting ${JSON.stringify(kept)}.`,
+      );
+    };
+    for (const sm of rm.scopeMetrics) {
+      for (const m of sm.metrics) {
+        const name = this.name(m);
+        if (name === null) continue;
+        const type = prometheusType(m);
+        const f = families.get(name);
+        if (f === undefined) {
+          families.set(name, { type, help: m.descriptor.description, unit: m.descriptor.unit, dropped: false, metrics: [m] });
+        } else if (!f.dropped) {
+          if (f.type === type) {
+            f.metrics.push(m);
+          } else {
+            warn('TYPE', name, f.type, type);
+            f.dropped = true;
+            f.metrics = [];
+          }
+        }
+      }
+    }
+    for (const [name, f] of families) {
+      for (const m of f.metrics) {
+        const { description, unit } = m.descriptor;
+        if (description) {
+          if (!f.help) f.help = description;
+          else if (f.help !== description) warn('HELP', name, f.help, description, f.help);
+        }
+        if (unit) {
+          if (!f.unit) f.unit = unit;
+          else if (f.unit !== unit) warn('UNIT', name, f.unit, unit, f.unit);
+        }
+      }
+    }
+    this.warned = warned;
+    return families;
+  }
+
+  /** The Prometheus name of a metric (sanitised, `_total` for counters), or null when it has none. */
+  private name(m: MetricData): string | null {
+    const counter = m.dataPointType === DataPointType.SUM && m.isMonotonic;
+    const key = counter ? `c:${m.descriptor.name}` : m.descriptor.name;
+    let name = this.names.get(key);
+    if (name !== undefined) return name;
+    name = sanitizeName(escapeText(m.descriptor.name));
+    if (name === '' || name === '_') {
+      diag.error(`Normalization for metric "${m.descriptor.name}" resulted in ${name === '' ? 'empty name' : 'an invalid name: "_"'}`);
+      name = null;
+    } else {
+      if (name[0]! >= '0' && name[0]! <= '9') name = `_${name}`;
+      if (counter && !name.endsWith('_total')) name += '_total';
+    }
+    this.names.set(key, name);
+    return name;
+  }
+
+  /** `k="v",k2="v2"` of an attributes object ('' without attributes), rendered once per object. */
+  private labelText(attributes: Attributes): string {
+    let text = this.labels.get(attributes);
+    if (text !== undefined) return text;
+    text = '';
+    for (const key in attributes) {
+      if (!Object.prototype.hasOwnProperty.call(attributes, key)) continue;
+      let k = this.keys.get(key);
+      if (k === undefined) {
+        k = sanitizeName(key);
+        if (this.keys.size < 10_000) this.keys.set(key, k);
+      }
+      text += `${text === '' ? '' : ','}${k}="${escapeLabelValue(attributes[key])}"`;
+    }
+    this.labels.set(attributes, text);
+    return text;
+  }
+
+  private samples(name: string, m: MetricData): string {
+    let out = '';
+    switch (m.dataPointType) {
+      case DataPointType.SUM:
+      case DataPointType.GAUGE:
+        for (const p of m.dataPoints) {
+          const labels = this.labelText(p.attributes);
+          out += labels === '' ? `${name} ${valueText(p.value)}\n` : `${name}{${labels}} ${valueText(p.value)}\n`;
+        }
+        return out;
+      case DataPointType.HISTOGRAM: {
+        const count = `${name}_count`;
+        const sum = `${name}_sum`;
+        const bucket = `${name}_bucket{`;
+        let bounds: readonly number[] | undefined;
+        let les: string[] = [];
+        for (const p of m.dataPoints) {
+          const labels = this.labelText(p.attributes);
+          const h = p.value;
+          const braced = labels === '' ? '' : `{${labels}}`;
+          if (h.count != null) out += `${count}${braced} ${valueText(h.count)}\n`;
+          if (h.sum != null) out += `${sum}${braced} ${valueText(h.sum)}\n`;
+          if (h.buckets.boundaries !== bounds) {
+            bounds = h.buckets.boundaries;
+            les = bounds.map((b) => (b === Infinity ? '+Inf' : escapeLabelValue(String(b))));
+          }
+          const open = labels === '' ? `${bucket}le="` : `${bucket}${labels},le="`;
+          const counts = h.buckets.counts;
+          let cumulative = 0;
+          let infinite = false;
+          for (let i = 0; i < counts.length; i++) {
+            cumulative += counts[i]!;
+            const b = bounds[i];
+            if (b === undefined && infinite) break;
+            if (b === Infinity) infinite = true;
+            out += `${open}${b === undefined ? '+Inf' : les[i]}"} ${valueText(cumulative)}\n`;
+          }
+        }
+        return out;
+      }
+      default:
+        diag.error(`Unrecognizable DataPointType: ${(m as MetricData).dataPointType} for metric "${name}"`);
+        return '';
+    }
+  }
 }
