@@ -1,0 +1,68 @@
+#!/usr/bin/env node
+// `npm run bench`: every benchmark, one after the other, then the README's performance
+// section from their results (bench/readme.js). About 15 minutes on 2 cores.
+//
+//   node bench/all.js [--skip http,scale,startup,otlp,memory,pg,redis] [--only ...]
+//
+// Each benchmark writes bench/results/<name>.md (and .json); the PostgreSQL and Redis
+// benchmarks (bench/pg.js, bench/redis.js, owned by their packages) print their table,
+// which is kept as bench/results/pg.md and redis.md. A benchmark that fails is reported and
+// the others still run; the exit code is then 1.
+'use strict';
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+const { ROOT, RESULTS_DIR, opt, machine } = require('./lib/common');
+
+const STEPS = [
+  { name: 'http', args: ['bench/http.js', '--rounds', '7'] },
+  { name: 'scale', args: ['bench/scale.js', '--rounds', '5'] },
+  { name: 'startup', args: ['bench/startup.js', '--runs', '15'] },
+  { name: 'otlp', args: ['bench/otlp.js'] },
+  { name: 'memory', args: ['bench/memory.js', '--seconds', '60'] },
+  { name: 'pg', args: ['bench/pg.js', '--rounds', '5'], capture: 'PostgreSQL (bench/pg.js)' },
+  { name: 'redis', args: ['bench/redis.js', '--rounds', '5'], capture: 'Redis (bench/redis.js)' },
+];
+
+function run(step) {
+  return new Promise((resolve) => {
+    const t0 = Date.now();
+    process.stderr.write(`\n=== node ${step.args.join(' ')}\n`);
+    const p = spawn(process.execPath, step.args, { cwd: ROOT, stdio: ['ignore', step.capture ? 'pipe' : 'inherit', 'inherit'] });
+    let out = '';
+    p.stdout?.on('data', (d) => {
+      out += d;
+      process.stdout.write(d);
+    });
+    p.on('exit', (code) => {
+      const seconds = (Date.now() - t0) / 1000;
+      if (code === 0 && step.capture) {
+        fs.mkdirSync(RESULTS_DIR, { recursive: true });
+        const when = `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+        fs.writeFileSync(path.join(RESULTS_DIR, `${step.name}.md`), `### ${step.capture}\n\n\`node ${step.args.join(' ')}\` — ${when}; ${machine()}.\n\n${out.trim()}\n`);
+      }
+      process.stderr.write(`=== ${step.name}: ${code === 0 ? 'done' : `FAILED (exit ${code})`} in ${seconds.toFixed(0)} s\n`);
+      resolve({ name: step.name, ok: code === 0, seconds });
+    });
+  });
+}
+
+async function main() {
+  const skip = new Set(opt('skip', '').split(',').filter(Boolean));
+  const only = new Set(opt('only', '').split(',').filter(Boolean));
+  const t0 = Date.now();
+  const done = [];
+  for (const step of STEPS) {
+    if (skip.has(step.name) || (only.size && !only.has(step.name))) continue;
+    done.push(await run(step));
+  }
+  const readme = await run({ name: 'readme', args: ['bench/readme.js'] });
+  done.push(readme);
+  process.stderr.write(`\nall benchmarks: ${((Date.now() - t0) / 60000).toFixed(1)} min; ${done.map((d) => `${d.name} ${d.ok ? 'ok' : 'FAILED'} (${d.seconds.toFixed(0)} s)`).join(', ')}\n`);
+  if (done.some((d) => !d.ok)) process.exit(1);
+}
+
+main().catch((err) => {
+  process.stderr.write(`${err.stack}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,326 @@
+#!/usr/bin/env node
+// HTTP overhead: vigil against the uninstrumented app and against the peers users
+// compare it with, on plain node:http and on Express, with a hello-world handler and
+// with a handler doing ~1 ms of CPU work.
+//
+// Every contender is its own server process (bench/lib/http-app.js), started as users
+// start it (vigil and the OTel auto-instrumentations by --require). This process is
+// the client, on the other core. Per round, each contender gets, in an order that
+// rotates every round (A B C, B C A, ...):
+//   1. a throughput run: `--seconds` worth of requests (a fixed count per workload,
+//      sized from the baseline's warm-up speed) over 8 keep-alive connections; the
+//      server's own CPU time (process.cpuUsage(), asked over IPC before and after)
+//      divided by the request count is the CPU per request;
+//   2. a latency run: requests one at a time on one connection (an unloaded server),
+//      p50 and p99 of the client-side latency.
+// The table shows medians over rounds, and each contender's ratio to the baseline as
+// the median of per-round ratios (each round's baseline ran seconds apart from it).
+// Absolute numbers drift with whatever else the machine runs; the ratios are what is
+// compared. After the rounds every contender's own metrics are scraped to check that
+// it counted every request it served.
+//
+//   node bench/http.js [--rounds 9] [--seconds 1] [--latency-requests 3000]
+//                      [--workloads http-hello,http-work,express-hello,express-work]
+//                      [--contenders baseline,vigil,prom-client,prom-bundle,otel]
+//   drive one server you started yourself (e.g. under --cpu-prof):
+//     BENCH_FRAMEWORK=http node --cpu-prof --require @vigil/node/register bench/lib/http-app.js
+//     node bench/http.js --drive <port> [--requests 200000] [--path /]
+'use strict';
+const path = require('node:path');
+const {
+  ROOT,
+  opt,
+  median,
+  percentile,
+  medianRatio,
+  fmt,
+  table,
+  writeResults,
+  freePort,
+  spawnChild,
+  ask,
+  stopChild,
+  load,
+  get,
+  sumSamples,
+} = require('./lib/common');
+
+const APP = path.join(__dirname, 'lib', 'http-app.js');
+
+const WORKLOADS = {
+  'http-hello': { framework: 'http', path: '/', title: 'node:http, hello world' },
+  'http-work': { framework: 'http', path: '/work', title: 'node:http, ~1 ms handler' },
+  'express-hello': { framework: 'express', path: '/', title: 'Express 5, hello world' },
+  'express-work': { framework: 'express', path: '/work', title: 'Express 5, ~1 ms handler' },
+};
+
+/** Environment without any OTEL_* / VIGIL_* setting of the caller's shell. */
+function cleanEnv() {
+  const env = {};
+  for (const [k, v] of Object.entries(process.env)) if (!/^(OTEL_|VIGIL_|PROMETHEUS_ENABLED$|SITE_ID$)/.test(k)) env[k] = v;
+  return env;
+}
+
+const CONTENDERS = {
+  baseline: {
+    title: 'baseline (no metrics)',
+    setup: async () => ({ execArgv: [], env: { BENCH_METRICS: 'none' } }),
+  },
+  vigil: {
+    title: 'vigil (`--require @vigil/node/register`, Prometheus, runtime metrics on)',
+    setup: async () => {
+      const port = await freePort();
+      return {
+        execArgv: ['--require', '@vigil/node/register'],
+        env: { BENCH_METRICS: 'none', OTEL_EXPORTER_PROMETHEUS_PORT: String(port), OTEL_METRICS_EXPORTER: 'prometheus', VIGIL_RUNTIME_METRICS: 'true' },
+        check: async () => {
+          const text = (await get(port, '/metrics')).body.toString();
+          return sumSamples(text, 'http_requests_total');
+        },
+      };
+    },
+  },
+  'prom-client': {
+    title: 'prom-client 15, hand-written middleware (same three metrics and buckets, default metrics on)',
+    setup: async (appPort) => ({
+      execArgv: [],
+      env: { BENCH_METRICS: 'prom-client' },
+      check: async () => sumSamples((await get(appPort(), '/metrics')).body.toString(), 'http_requests_total'),
+    }),
+  },
+  'prom-bundle': {
+    title: 'express-prom-bundle 8 (method, path, status; seed buckets; default metrics on)',
+    frameworks: ['express'],
+    setup: async (appPort) => ({
+      execArgv: [],
+      env: { BENCH_METRICS: 'prom-bundle' },
+      check: async () => sumSamples((await get(appPort(), '/metrics')).body.toString(), 'http_request_duration_seconds_count'),
+    }),
+  },
+  otel: {
+    title: 'OpenTelemetry auto-instrumentations 0.82 (`--require .../register`, traces off, Prometheus)',
+    setup: async () => {
+      const port = await freePort();
+      return {
+        execArgv: ['--require', '@opentelemetry/auto-instrumentations-node/register'],
+        env: {
+          BENCH_METRICS: 'none',
+          OTEL_TRACES_EXPORTER: 'none',
+          OTEL_LOGS_EXPORTER: 'none',
+          OTEL_METRICS_EXPORTER: 'prometheus',
+          OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+          // vigil's own default detectors; the cloud detectors would call metadata hosts.
+          OTEL_NODE_RESOURCE_DETECTORS: 'env,host,os,process,serviceinstance',
+        },
+        check: async () => sumSamples((await get(port, '/metrics')).body.toString(), 'http_server_request_duration_count'),
+      };
+    },
+  },
+};
+
+function work(n) {
+  let x = 0x9e3779b9 | 0;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+  }
+  return x >>> 0;
+}
+
+/** xorshift steps that take ~1 ms here (the same count goes to every server). */
+function calibrate() {
+  let steps = 100_000;
+  for (let i = 0; i < 5; i++) work(steps); // JIT
+  const samples = [];
+  for (let i = 0; i < 15; i++) {
+    const t0 = performance.now();
+    work(steps);
+    samples.push(performance.now() - t0);
+  }
+  return Math.round(steps / median(samples));
+}
+
+async function startServer(name, workload, steps) {
+  const c = CONTENDERS[name];
+  let port;
+  const s = await c.setup(() => port);
+  const started = spawnChild(APP, {
+    execArgv: [...s.execArgv, '--expose-gc'],
+    env: { ...cleanEnv(), ...s.env, BENCH_FRAMEWORK: WORKLOADS[workload].framework, BENCH_WORK_STEPS: String(steps) },
+  });
+  const ready = await started.ready;
+  port = ready.port;
+  return { name, title: c.title, child: started.child, port, check: s.check, served: 0, cpu: [], rps: [], p50: [], p99: [], rss: 0, heap: 0, stderr: started.stderr };
+}
+
+async function throughput(s, reqPath, total) {
+  const before = await ask(s.child, 'stats');
+  const { ns } = await load(s.port, { total, connections: 8, path: reqPath });
+  const after = await ask(s.child, 'stats');
+  s.served += total;
+  return { cpuPerReq: (after.cpu - before.cpu) / total, rps: total / (ns / 1e9) };
+}
+
+async function latency(s, reqPath, total) {
+  const { latencies } = await load(s.port, { total, connections: 1, path: reqPath, latencies: true });
+  s.served += total;
+  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+}
+
+async function runWorkload(key, names, opts, steps) {
+  const w = WORKLOADS[key];
+  const eligible = names.filter((n) => !CONTENDERS[n].frameworks || CONTENDERS[n].frameworks.includes(w.framework));
+  const servers = [];
+  try {
+    for (const n of eligible) servers.push(await startServer(n, key, steps));
+    // Warm-up (JIT, pools, lazily created series): ~2 s of load per server, unmeasured;
+    // the baseline's speed sizes the measured runs.
+    let rate = 0;
+    for (const s of servers) {
+      let t = 0;
+      let count = 0;
+      let batch = w.path === '/work' ? 200 : 2000;
+      while (t < 2e9) {
+        const r = await load(s.port, { total: batch, connections: 8, path: w.path });
+        t += r.ns;
+        count += batch;
+        s.served += batch;
+      }
+      await load(s.port, { total: 200, connections: 1, path: w.path });
+      s.served += 200;
+      if (s.name === 'baseline') rate = count / (t / 1e9);
+    }
+    const total = Math.max(200, Math.round((rate || 1000) * opts.seconds));
+    const latTotal = w.path === '/work' ? Math.max(100, Math.round(opts.latencyRequests / 10)) : opts.latencyRequests;
+    process.stderr.write(`${key}: ${servers.length} contenders, ${opts.rounds} rounds of ${total} requests (8 connections) + ${latTotal} (1 connection)\n`);
+    for (let r = 0; r < opts.rounds; r++) {
+      for (let k = 0; k < servers.length; k++) {
+        const s = servers[(k + r) % servers.length];
+        const t = await throughput(s, w.path, total);
+        const l = await latency(s, w.path, latTotal);
+        s.cpu.push(t.cpuPerReq);
+        s.rps.push(t.rps);
+        s.p50.push(l.p50);
+        s.p99.push(l.p99);
+      }
+      process.stderr.write(`  round ${r + 1}/${opts.rounds}\n`);
+    }
+    for (const s of servers) {
+      const m = await ask(s.child, 'gc');
+      s.rss = m.rss;
+      s.heap = m.heapUsed;
+      if (s.check) {
+        const counted = await s.check();
+        if (!(counted >= s.served)) throw new Error(`${s.name} on ${key} counted ${counted} requests of the ${s.served} it served`);
+        s.counted = counted;
+      }
+    }
+    return { key, title: w.title, total, latTotal, servers };
+  } catch (err) {
+    for (const s of servers) if (s.stderr()) process.stderr.write(`--- ${s.name} stderr:\n${s.stderr()}\n`);
+    throw err;
+  } finally {
+    await Promise.all(servers.map((s) => stopChild(s.child)));
+  }
+}
+
+function summary(results) {
+  const data = {};
+  for (const res of results) {
+    const base = res.servers.find((s) => s.name === 'baseline');
+    const contenders = {};
+    for (const s of res.servers) {
+      contenders[s.name] = {
+        rps: median(s.rps),
+        rpsRatio: medianRatio(s.rps, base.rps),
+        cpuUs: median(s.cpu),
+        cpuRatio: medianRatio(s.cpu, base.cpu),
+        p50Ms: median(s.p50),
+        p99Ms: median(s.p99),
+        p99AddedMs: median(s.p99.map((v, i) => v - base.p99[i])),
+        rssMB: s.rss / 1048576,
+        rssAddedMB: (s.rss - base.rss) / 1048576,
+      };
+    }
+    data[res.key] = { title: res.title, contenders };
+  }
+  return data;
+}
+
+function report(results, opts, steps) {
+  const parts = [];
+  for (const res of results) {
+    const base = res.servers.find((s) => s.name === 'baseline');
+    const rows = res.servers.map((s) => {
+      const isBase = s === base;
+      const p99Added = base ? median(s.p99.map((v, i) => v - base.p99[i])) * 1000 : NaN;
+      return [
+        s.name,
+        fmt.int(median(s.rps)),
+        isBase ? '100%' : fmt.pct(medianRatio(s.rps, base.rps)),
+        fmt.f1(median(s.cpu)),
+        isBase ? '—' : fmt.delta(medianRatio(s.cpu, base.cpu)),
+        fmt.f3(median(s.p50)),
+        fmt.f3(median(s.p99)),
+        isBase ? '—' : `${fmt.signed(p99Added, 0)} µs`,
+        fmt.mb(s.rss),
+        isBase ? '—' : fmt.signed((s.rss - base.rss) / 1048576),
+      ];
+    });
+    parts.push(
+      `#### ${res.title}\n\n` +
+        table(
+          ['contender', 'req/s', 'req/s vs baseline', 'server CPU µs/req', 'CPU vs baseline', 'p50 ms', 'p99 ms', 'p99 added', 'RSS MB', 'RSS added MB'],
+          rows,
+        ) +
+        `\n\n${res.total.toLocaleString('en-US')} requests per throughput run (8 keep-alive connections), ${res.latTotal.toLocaleString('en-US')} per latency run (one connection, one request at a time).`,
+    );
+  }
+  const used = [...new Set(results.flatMap((r) => r.servers.map((s) => s.name)))];
+  parts.push(
+    `Contenders: ${used.map((n) => `**${n}** — ${CONTENDERS[n].title}`).join('; ')}.\n\n` +
+      `${opts.rounds} interleaved rounds per workload; medians over rounds; "vs baseline" is the median of the per-round ratios. ` +
+      `Server CPU is the server process's own user + system time over the fixed request count of a throughput run. ` +
+      `p50/p99 come from the latency runs (an unloaded server); "p99 added" is the median over rounds of (contender p99 − baseline p99) in the same round. ` +
+      `RSS is the server's resident memory after all rounds and a forced GC. The ~1 ms handler runs ${steps.toLocaleString('en-US')} xorshift steps. ` +
+      `Every instrumented contender's own /metrics counted every request it served (checked after the rounds).`,
+  );
+  return parts.join('\n\n');
+}
+
+async function drive() {
+  const port = opt('drive', 0);
+  const total = opt('requests', 200_000);
+  const { ns } = await load(port, { total, connections: opt('connections', 8), path: opt('path', '/') });
+  console.log(`${total} requests in ${(ns / 1e6).toFixed(0)} ms (${Math.round(total / (ns / 1e9))} req/s)`);
+}
+
+async function main() {
+  if (process.argv.includes('--drive')) return drive();
+  const opts = {
+    rounds: opt('rounds', 9),
+    seconds: opt('seconds', 1),
+    latencyRequests: opt('latency-requests', 3000),
+    workloads: opt('workloads', Object.keys(WORKLOADS).join(',')).split(','),
+    contenders: opt('contenders', Object.keys(CONTENDERS).join(',')).split(','),
+  };
+  for (const w of opts.workloads) if (!WORKLOADS[w]) throw new Error(`unknown workload ${w}`);
+  for (const c of opts.contenders) if (!CONTENDERS[c]) throw new Error(`unknown contender ${c}`);
+  if (!opts.contenders.includes('baseline')) opts.contenders.unshift('baseline');
+  const steps = opt('work-steps', 0) || calibrate();
+  const results = [];
+  for (const w of opts.workloads) results.push(await runWorkload(w, opts.contenders, opts, steps));
+  const command = `node bench/http.js${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}`;
+  const complete = opts.workloads.length === Object.keys(WORKLOADS).length && opts.contenders.length === Object.keys(CONTENDERS).length;
+  writeResults(complete ? 'http' : 'http-partial', 'HTTP overhead', command, report(results, opts, steps), {
+    workloads: summary(results),
+    titles: Object.fromEntries(Object.entries(CONTENDERS).map(([k, c]) => [k, c.title])),
+  });
+}
+
+main().catch((err) => {
+  process.stderr.write(`${err.stack}\n`);
+  process.exit(1);
+});
+

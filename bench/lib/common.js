@@ -1,0 +1,301 @@
+// Shared helpers of the vigil benchmarks: options, statistics, Markdown tables,
+// child processes with an IPC channel, free ports, a lean HTTP load generator,
+// and the results files.
+'use strict';
+const { fork } = require('node:child_process');
+const fs = require('node:fs');
+const http = require('node:http');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+
+const ROOT = path.join(__dirname, '..', '..');
+const RESULTS_DIR = path.join(ROOT, 'bench', 'results');
+
+/** `--name value` from argv, else fallback (numbers when fallback is a number). */
+function opt(name, fallback) {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0 || i + 1 >= process.argv.length) return fallback;
+  const v = process.argv[i + 1];
+  return typeof fallback === 'number' ? Number(v) : v;
+}
+const flag = (name) => process.argv.includes(`--${name}`);
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Percentile (nearest rank) of a typed or plain array of numbers; sorts a copy. */
+function percentile(xs, p) {
+  const s = Float64Array.from(xs).sort();
+  if (s.length === 0) return NaN;
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
+}
+
+/** Median over rounds of contender / baseline, pairing each round's values. */
+function medianRatio(values, baseValues) {
+  return median(values.map((v, i) => v / baseValues[i]));
+}
+
+const fmt = {
+  int: (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '—'),
+  f1: (n) => (Number.isFinite(n) ? n.toFixed(1) : '—'),
+  f2: (n) => (Number.isFinite(n) ? n.toFixed(2) : '—'),
+  f3: (n) => (Number.isFinite(n) ? n.toFixed(3) : '—'),
+  pct: (r) => (Number.isFinite(r) ? `${(r * 100).toFixed(1)}%` : '—'),
+  /** A ratio as a signed change: 1.052 -> "+5.2%". */
+  delta: (r) => (Number.isFinite(r) ? `${r >= 1 ? '+' : '−'}${Math.abs((r - 1) * 100).toFixed(1)}%` : '—'),
+  signed: (n, digits = 1) => (Number.isFinite(n) ? `${n >= 0 ? '+' : '−'}${Math.abs(n).toFixed(digits)}` : '—'),
+  mb: (bytes) => (Number.isFinite(bytes) ? (bytes / 1048576).toFixed(1) : '—'),
+  ms: (n) => (Number.isFinite(n) ? (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2)) : '—'),
+};
+
+/** A Markdown table from a header row and rows of cells; columns from `align` ('l' or 'r'). */
+function table(header, rows, align) {
+  const a = align ?? header.map((_, i) => (i === 0 ? 'l' : 'r'));
+  return [
+    `| ${header.join(' | ')} |`,
+    `|${a.map((x) => (x === 'r' ? '---:' : '---')).join('|')}|`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
+}
+
+function machine() {
+  const cpus = os.cpus();
+  return `Node ${process.version}, ${os.platform()} ${os.arch()}, ${cpus.length} CPUs (${cpus[0]?.model?.trim() ?? 'unknown'}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GB RAM, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} at the end of the run`;
+}
+
+/**
+ * Writes bench/results/<name>.md (the latest results of one benchmark, printed too) and,
+ * with `data`, bench/results/<name>.json (the numbers the README's target table reads).
+ */
+function writeResults(name, title, command, body, data) {
+  fs.mkdirSync(RESULTS_DIR, { recursive: true });
+  const when = `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+  const text = `### ${title}\n\n\`${command}\` — ${when}; ${machine()}.\n\n${body.trim()}\n`;
+  fs.writeFileSync(path.join(RESULTS_DIR, `${name}.md`), text);
+  if (data) fs.writeFileSync(path.join(RESULTS_DIR, `${name}.json`), `${JSON.stringify({ command, when, machine: machine(), ...data }, null, 2)}\n`);
+  process.stdout.write(`\n${text}\n`);
+  return text;
+}
+
+/** A port the OS reports free right now (for servers that cannot announce theirs). */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Forks a Node child with an IPC channel. `execArgv` carries preloads
+ * (`--require ...`); the child answers `{ type: 'ready', ... }` once it listens.
+ */
+function spawnChild(script, { args = [], execArgv = [], env = {}, quiet = false } = {}) {
+  const child = fork(script, args, {
+    cwd: ROOT,
+    execArgv,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', quiet ? 'ignore' : 'inherit', 'pipe', 'ipc'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => {
+    stderr += d;
+    if (stderr.length > 20000) stderr = stderr.slice(-20000);
+  });
+  const ready = new Promise((resolve, reject) => {
+    const onMessage = (m) => {
+      if (m && m.type === 'ready') {
+        child.off('exit', onExit);
+        resolve(m);
+      } else child.once('message', onMessage);
+    };
+    const onExit = (code) => reject(new Error(`${path.basename(script)} ${args.join(' ')} exited with ${code} before it was ready:\n${stderr}`));
+    child.once('message', onMessage);
+    child.once('exit', onExit);
+  });
+  return { child, ready, stderr: () => stderr };
+}
+
+let nextId = 1;
+/** Sends `{ type, ...payload, id }` to a child and resolves with its answer of the same id. */
+function ask(child, type, payload = {}, timeoutMs = 120_000) {
+  const id = nextId++;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.off('message', onMessage);
+      reject(new Error(`no answer to ${type} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onMessage = (m) => {
+      if (m && m.id === id) {
+        clearTimeout(timer);
+        child.off('message', onMessage);
+        if (m.error) reject(new Error(m.error));
+        else resolve(m);
+      }
+    };
+    child.on('message', onMessage);
+    child.send({ type, id, ...payload });
+  });
+}
+
+/** Ends a child politely, then firmly. */
+function stopChild(child, graceMs = 3000) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+/** In a child: answers `{ type, id }` messages with handler(type, msg) (sync or async). */
+function serveIpc(handlers) {
+  process.on('message', async (m) => {
+    if (!m || typeof m.type !== 'string' || m.id === undefined) return;
+    const h = handlers[m.type];
+    try {
+      if (!h) throw new Error(`unknown request ${m.type}`);
+      const r = await h(m);
+      process.send({ ...r, id: m.id });
+    } catch (err) {
+      process.send({ id: m.id, error: String(err?.stack ?? err) });
+    }
+  });
+}
+
+/** The process's own CPU time (user + system) in µs, and memory. */
+function processStats() {
+  const c = process.cpuUsage();
+  const m = process.memoryUsage();
+  return { cpu: c.user + c.system, rss: m.rss, heapUsed: m.heapUsed };
+}
+
+/**
+ * Sends `total` GET requests (to `path`, or to each of `paths` in turn) over `connections` keep-alive sockets with one
+ * request in flight per socket, and resolves with the wall time (ns) and, when
+ * `latencies` is set, every request's latency in ms. Responses must carry
+ * Content-Length (every server of these benchmarks sends it).
+ */
+function load(port, { total, connections = 8, path: reqPath = '/', paths, latencies = false, headers = '' }) {
+  // `paths`: request targets sent in turn (a shuffled list gives a realistic mix of label sets).
+  const requests = (paths ?? [reqPath]).map((p) => Buffer.from(`GET ${p} HTTP/1.1\r\nHost: 127.0.0.1\r\n${headers}\r\n`, 'latin1'));
+  const lat = latencies ? new Float64Array(total) : undefined;
+  const CRLF2 = Buffer.from('\r\n\r\n');
+  return new Promise((resolve, reject) => {
+    let sent = 0;
+    let done = 0;
+    let failed = false;
+    const sockets = [];
+    const t0 = process.hrtime.bigint();
+    const finish = (err) => {
+      if (failed) return;
+      failed = true;
+      for (const x of sockets) x.destroy();
+      if (err) reject(err);
+      else resolve({ ns: Number(process.hrtime.bigint() - t0), latencies: lat });
+    };
+    for (let c = 0; c < Math.min(connections, total); c++) {
+      const s = net.connect(port, '127.0.0.1');
+      s.setNoDelay(true);
+      let buf = null;
+      let sentAt = 0n;
+      let slot = -1;
+      let statusChecked = 0;
+      const next = () => {
+        if (sent < total) {
+          slot = sent++;
+          if (lat) sentAt = process.hrtime.bigint();
+          s.write(requests[slot % requests.length]);
+        }
+      };
+      s.on('connect', next);
+      s.on('data', (d) => {
+        buf = buf === null ? d : Buffer.concat([buf, d]);
+        for (;;) {
+          const h = buf.indexOf(CRLF2);
+          if (h < 0) break;
+          const head = buf.toString('latin1', 0, h);
+          const m = /content-length: *(\d+)/i.exec(head);
+          if (!m) return finish(new Error(`response without Content-Length:\n${head}`));
+          const end = h + 4 + Number(m[1]);
+          if (buf.length < end) break;
+          if (statusChecked < 2 && !head.startsWith('HTTP/1.1 200')) return finish(new Error(`unexpected response: ${head.split('\r\n')[0]}`));
+          statusChecked++;
+          buf = end === buf.length ? null : buf.subarray(end);
+          if (lat) lat[slot] = Number(process.hrtime.bigint() - sentAt) / 1e6;
+          done++;
+          if (done === total) return finish();
+          next();
+          if (buf === null) break;
+        }
+      });
+      s.on('error', finish);
+      s.on('close', () => {
+        if (done < total) finish(new Error(`connection closed after ${done}/${total} responses`));
+      });
+      sockets.push(s);
+    }
+  });
+}
+
+/** GET a URL on 127.0.0.1; resolves with status, headers, body (Buffer) and time to last byte (ms). */
+function get(port, reqPath, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const req = http.get({ host: '127.0.0.1', port, path: reqPath, headers, agent: false }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks), ms: performance.now() - t0 }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+  });
+}
+
+/** Sum of the values of every sample of `metric` (exact name) in a Prometheus text. */
+function sumSamples(text, metric) {
+  let sum = 0;
+  let found = false;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(metric)) continue;
+    const c = line.charAt(metric.length);
+    if (c !== '{' && c !== ' ') continue;
+    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+    found = true;
+  }
+  return found ? sum : undefined;
+}
+
+module.exports = {
+  ROOT,
+  RESULTS_DIR,
+  opt,
+  flag,
+  median,
+  percentile,
+  medianRatio,
+  fmt,
+  table,
+  machine,
+  writeResults,
+  freePort,
+  spawnChild,
+  ask,
+  stopChild,
+  serveIpc,
+  processStats,
+  load,
+  get,
+  sumSamples,
+};

@@ -1,0 +1,194 @@
+#!/usr/bin/env node
+// Writes the README's performance section (between `<!-- perf:begin ... -->` and
+// `<!-- perf:end -->`, nothing else) from the latest results in bench/results/:
+// the targets with what was measured, one throughput table for HTTP, PostgreSQL and
+// Redis, then every benchmark's own tables, and bench/notes.md (findings, before/after).
+//
+//   node bench/readme.js [--check]    (--check: print the section, leave README.md alone)
+'use strict';
+const fs = require('node:fs');
+const path = require('node:path');
+const { ROOT, RESULTS_DIR, fmt, table, flag } = require('./lib/common');
+
+const README = path.join(ROOT, 'README.md');
+const BEGIN = /^<!-- perf:begin[^\n]*-->$/m;
+const END = /^<!-- perf:end -->$/m;
+
+function readJson(name) {
+  const f = path.join(RESULTS_DIR, `${name}.json`);
+  return fs.existsSync(f) ? JSON.parse(fs.readFileSync(f, 'utf8')) : undefined;
+}
+function readText(...candidates) {
+  for (const f of candidates) if (fs.existsSync(f)) return fs.readFileSync(f, 'utf8');
+  return undefined;
+}
+
+/** Markdown tables in a text: [{ header: [...], rows: [[...]] }]. */
+function parseTables(md) {
+  const tables = [];
+  const lines = (md ?? '').split('\n');
+  for (let i = 0; i + 1 < lines.length; i++) {
+    if (!lines[i].startsWith('|') || !/^\|[\s:|-]+\|$/.test(lines[i + 1].trim())) continue;
+    const cells = (l) => l.trim().replace(/^\||\|$/g, '').split('|').map((c) => c.trim());
+    const header = cells(lines[i]);
+    const rows = [];
+    let j = i + 2;
+    for (; j < lines.length && lines[j].startsWith('|'); j++) rows.push(cells(lines[j]));
+    tables.push({ header, rows });
+    i = j;
+  }
+  return tables;
+}
+const num = (s) => Number(String(s).replace(/[^0-9.+-]/g, ''));
+const col = (t, re) => t.header.findIndex((h) => re.test(h));
+
+/** pg rows: { workload, baseline, vigil, otel } from bench/pg.js's table. */
+function pgRows(md) {
+  const out = [];
+  for (const t of parseTables(md)) {
+    const c = { server: col(t, /^server$/), query: col(t, /^query$/), who: col(t, /contender/), qps: col(t, /queries\/s \(median\)/), ratio: col(t, /vs baseline/), cpu: col(t, /baseline CPU \//) };
+    if (c.who < 0 || c.qps < 0 || c.ratio < 0) continue;
+    const groups = new Map();
+    for (const r of t.rows) {
+      const key = `${c.server >= 0 ? r[c.server] : 'PostgreSQL'}: ${c.query >= 0 ? r[c.query] : ''}`;
+      if (!groups.has(key)) groups.set(key, {});
+      const g = groups.get(key);
+      const cell = { qps: num(r[c.qps]), ratio: num(r[c.ratio]) / 100, cpuRatio: c.cpu >= 0 ? num(r[c.cpu]) / 100 : NaN };
+      if (/no instrumentation|baseline/i.test(r[c.who])) g.baseline = cell;
+      else if (/vigil/i.test(r[c.who])) g.vigil = cell;
+      else if (/opentelemetry/i.test(r[c.who])) g.otel = cell;
+    }
+    for (const [workload, g] of groups) out.push({ workload, ...g });
+  }
+  return out;
+}
+
+/** Redis rows: { workload, baseline, vigil } from bench/redis.js's table. */
+function redisRows(md) {
+  const out = [];
+  for (const t of parseTables(md)) {
+    const c = { client: col(t, /^client$/), mode: col(t, /^mode$/), base: col(t, /^baseline ops/), vigil: col(t, /with vigil ops/), ratio: col(t, /vigil \/ baseline/) };
+    if (c.base < 0 || c.ratio < 0) continue;
+    for (const r of t.rows) out.push({ workload: `${r[c.client]}, ${r[c.mode]}`, baseline: { qps: num(r[c.base]) }, vigil: { qps: num(r[c.vigil]), ratio: num(r[c.ratio]) / 100 } });
+  }
+  return out;
+}
+
+const verdict = (ok, goal) => (ok === undefined ? 'not measured' : ok ? (goal === false ? 'met (goal missed)' : 'met') : '**missed**');
+
+function targets(http, scale, startup, memory, soak, pg, redis) {
+  const rows = [];
+  const v = (w) => http?.workloads?.[w]?.contenders?.vigil;
+  const hello = v('http-hello');
+  const work = v('http-work');
+  rows.push([
+    'node:http hello world: server CPU per request ≤ +10% over baseline (goal +5%)',
+    hello ? fmt.delta(hello.cpuRatio) : '—',
+    verdict(hello && hello.cpuRatio <= 1.1, hello ? hello.cpuRatio <= 1.05 : undefined),
+  ]);
+  rows.push(['node:http hello world: requests/s ≥ 92% of baseline', hello ? fmt.pct(hello.rpsRatio) : '—', verdict(hello && hello.rpsRatio >= 0.92)]);
+  rows.push(['node:http ~1 ms handler: requests/s ≥ 99% of baseline', work ? fmt.pct(work.rpsRatio) : '—', verdict(work && work.rpsRatio >= 0.99)]);
+  const p99 = [hello, work].filter(Boolean).map((c) => c.p99AddedMs);
+  rows.push([
+    'p99 latency added < 0.1 ms (node:http, hello world / ~1 ms)',
+    p99.length ? p99.map((x) => `${fmt.signed(x * 1000, 0)} µs`).join(' / ') : '—',
+    verdict(p99.length ? Math.max(...p99) < 0.1 : undefined),
+  ]);
+  const mem = memory?.procs?.vigil;
+  rows.push([
+    'RSS added with HTTP, pg, Redis and runtime metrics ≤ 15 MB after warm-up',
+    mem ? `${fmt.signed(mem.warmAddedMB)} MB after warm-up, ${fmt.signed(mem.endAddedMB)} MB at the end (\`--require\`)` : '—',
+    verdict(mem ? Math.max(mem.warmAddedMB, mem.endAddedMB) <= 15 : undefined),
+  ]);
+  const soakV = soak?.procs?.vigil;
+  const soakB = soak?.procs?.baseline;
+  rows.push([
+    `… and flat over a ${soak ? Math.round(soak.seconds / 60) : 10}-minute load`,
+    soakV ? `vigil ${fmt.signed(soakV.slopeMBPerMin, 2)} MB/min, baseline ${fmt.signed(soakB.slopeMBPerMin, 2)} MB/min; added ${fmt.signed(soakV.warmAddedMB)} → ${fmt.signed(soakV.endAddedMB)} MB` : 'run `node bench/memory.js --seconds 600`',
+    soakV ? verdict(soakV.endAddedMB - soakV.warmAddedMB <= 2 && Math.max(soakV.warmAddedMB, soakV.endAddedMB) <= 15) : 'not measured',
+  ]);
+  const s10 = scale?.scrape?.find((s) => s.impl === 'vigil' && s.size === 10000);
+  rows.push(['/metrics at 10 000 series served in < 50 ms', s10 ? `${fmt.ms(s10.ms)} ms plain, ${fmt.ms(s10.gzipMs)} ms gzip` : '—', verdict(s10 ? Math.max(s10.ms, s10.gzipMs) < 50 : undefined)]);
+  rows.push(['… with no event-loop stall > 20 ms', s10 ? `${fmt.ms(s10.stallMaxMs)} ms worst (median ${fmt.ms(s10.stallMedianMs)} ms)` : '—', verdict(s10 ? s10.stallMaxMs <= 20 : undefined)]);
+  const st = startup?.contenders?.vigil;
+  rows.push([
+    'startup added by `--require @vigil/node/register` < 150 ms',
+    st ? `${fmt.f1(st.mainAddedMs)} ms to main, ${fmt.f1(st.wallAddedMs)} ms spawn to exit` : '—',
+    verdict(st ? Math.max(st.mainAddedMs, st.wallAddedMs) < 150 : undefined),
+  ]);
+  const pgMin = pg.filter((r) => r.vigil).map((r) => r.vigil.ratio);
+  rows.push(['PostgreSQL ≥ 97% of uninstrumented queries/s', pgMin.length ? `${fmt.pct(Math.min(...pgMin))} worst of ${pgMin.length} workloads` : '—', verdict(pgMin.length ? Math.min(...pgMin) >= 0.97 : undefined)]);
+  const rMin = redis.filter((r) => r.vigil).map((r) => r.vigil.ratio);
+  rows.push(['Redis ≥ 97% of uninstrumented operations/s', rMin.length ? `${fmt.pct(Math.min(...rMin))} worst of ${rMin.length} workloads` : '—', verdict(rMin.length ? Math.min(...rMin) >= 0.97 : undefined)]);
+  return table(['target (issue 8)', 'measured', ''], rows, ['l', 'l', 'l']);
+}
+
+function throughput(http, pg, redis) {
+  const rows = [];
+  const cell = (c) => (c ? `${fmt.pct(c.rpsRatio)} · CPU ${fmt.delta(c.cpuRatio)}` : '—');
+  for (const [key, w] of Object.entries(http?.workloads ?? {})) {
+    const c = w.contenders;
+    rows.push([w.title, `${fmt.int(c.baseline.rps)} req/s · ${fmt.f1(c.baseline.cpuUs)} µs CPU/req`, cell(c.vigil), cell(c['prom-client']), key.startsWith('express') ? cell(c['prom-bundle']) : '—', cell(c.otel)]);
+  }
+  const cpuNote = (x) => (Number.isFinite(x?.cpuRatio) ? ` · CPU ×${(1 / x.cpuRatio).toFixed(3)}` : '');
+  for (const r of pg) {
+    rows.push([`pg, ${r.workload}`, r.baseline ? `${fmt.int(r.baseline.qps)} queries/s` : '—', r.vigil ? `${fmt.pct(r.vigil.ratio)}${cpuNote(r.vigil)}` : '—', '—', '—', r.otel ? `${fmt.pct(r.otel.ratio)}${cpuNote(r.otel)} (tracing)` : '—']);
+  }
+  for (const r of redis) rows.push([`Redis, ${r.workload}`, `${fmt.int(r.baseline.qps)} ops/s`, fmt.pct(r.vigil.ratio), '—', '—', '—']);
+  return (
+    table(['workload', 'baseline', 'vigil', 'prom-client (hand-written)', 'express-prom-bundle', 'OpenTelemetry'], rows, ['l', 'r', 'r', 'r', 'r', 'r']) +
+    '\n\nEach cell: throughput as a share of the baseline measured in the same run (median of per-round ratios), and for HTTP the server CPU per request against the baseline\'s; ' +
+    'for pg, "CPU ×" is the Node process\'s CPU per query relative to the baseline\'s (1.000 = none added). ' +
+    'HTTP: `node bench/http.js`; PostgreSQL: `node bench/pg.js` (OpenTelemetry column: @opentelemetry/instrumentation-pg, tracing); Redis: `node bench/redis.js`.'
+  );
+}
+
+function demote(md) {
+  // results files use ### / ####, which sit right under the README's "## Performance"
+  return md.trim();
+}
+
+function build() {
+  const http = readJson('http');
+  const scale = readJson('scale');
+  const startup = readJson('startup');
+  const memory = readJson('memory');
+  const soak = readJson('memory-soak');
+  const pgMd = readText(path.join(RESULTS_DIR, 'pg.md'), path.join(ROOT, 'bench', 'RESULTS-pg.md'));
+  const redisMd = readText(path.join(RESULTS_DIR, 'redis.md'), path.join(ROOT, 'bench', 'RESULTS-redis.md'));
+  const pg = pgRows(pgMd);
+  const redis = redisRows(redisMd);
+  const notes = readText(path.join(ROOT, 'bench', 'notes.md'));
+  const parts = [
+    'Numbers from `npm run bench` (about 15 minutes; `node bench/all.js`), which runs every benchmark below and rewrites this section; ' +
+      'each benchmark also runs alone (commands in each table\'s heading; what each measures and how to read it: [bench/README.md](bench/README.md)). ' +
+      'All contenders of a benchmark run interleaved in one run, and only ratios to the baseline of the same run are compared: absolute numbers depend on the machine and on whatever else it runs.',
+    `### Targets\n\n${targets(http, scale, startup, memory, soak, pg, redis)}`,
+    `### Throughput with and without instrumentation\n\n${throughput(http, pg, redis)}`,
+  ];
+  if (notes) parts.push(notes.trim());
+  for (const name of ['http', 'scale', 'startup', 'otlp', 'memory', 'memory-soak']) {
+    const md = readText(path.join(RESULTS_DIR, `${name}.md`));
+    if (md) parts.push(demote(md));
+  }
+  if (pgMd) parts.push(demote(pgMd.startsWith('###') ? pgMd : `### PostgreSQL\n\n${pgMd}`));
+  if (redisMd) parts.push(demote(redisMd.startsWith('###') ? redisMd : `### Redis\n\n${redisMd}`));
+  return parts.join('\n\n');
+}
+
+function main() {
+  const section = build();
+  if (flag('check')) {
+    process.stdout.write(`${section}\n`);
+    return;
+  }
+  const text = fs.readFileSync(README, 'utf8');
+  const b = BEGIN.exec(text);
+  const e = END.exec(text);
+  if (!b || !e || e.index < b.index) throw new Error('README.md has no <!-- perf:begin ... --> ... <!-- perf:end --> region');
+  const start = b.index + b[0].length;
+  fs.writeFileSync(README, `${text.slice(0, start)}\n${section}\n${text.slice(e.index)}`);
+  process.stderr.write(`README.md: performance section written (${section.length} characters)\n`);
+}
+
+main();
