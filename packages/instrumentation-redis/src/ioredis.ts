@@ -24,6 +24,7 @@ import type { IoClient, IoCommand, IoPipeline } from './internal-types';
 import { describe, type MemoryMonitor, type Probe, type TrackedClient } from './memory';
 import { Kind } from './operations';
 import { isNoScript, keysOf, Rec, replyTime, type OpInfo, type Recorder } from './recorder';
+import type { Switch } from './wrap';
 
 const kState = Symbol('vigil.redis.state');
 const kRec = Symbol('vigil.redis.rec');
@@ -51,8 +52,10 @@ function failed(what: string, err: unknown): void {
 
 /** The wrapper for Redis#sendCommand (viaCluster false) and Cluster#sendCommand (viaCluster true). */
 export function wrapSendCommand(sinks: Sinks, viaCluster: boolean) {
-  return (original: IoClient['sendCommand']): IoClient['sendCommand'] =>
+  return (original: IoClient['sendCommand'], sw: Switch): IoClient['sendCommand'] =>
     function vigilSendCommand(this: IoClient, command: IoCommand, stream?: unknown): unknown {
+      // eslint-disable-next-line prefer-rest-params
+      if (!sw.on) return original.apply(this, arguments as unknown as Parameters<IoClient['sendCommand']>);
       try {
         let state = this[kState] as ConnState | undefined;
         if (state === undefined) state = newState(this, sinks, viaCluster);
@@ -145,10 +148,11 @@ function settle(recorder: Recorder, rec: Rec, value: unknown, isError: boolean):
 
 /** The wrapper for Pipeline#exec. */
 export function wrapPipelineExec(sinks: Sinks) {
-  return (original: IoPipeline['exec']): IoPipeline['exec'] =>
+  return (original: IoPipeline['exec'], sw: Switch): IoPipeline['exec'] =>
     function vigilExec(this: IoPipeline): unknown {
       // eslint-disable-next-line prefer-rest-params
       const result = original.apply(this, arguments as unknown as Parameters<IoPipeline['exec']>);
+      if (!sw.on) return result;
       try {
         // exec runs more than once per pipeline (a transaction queues its EXEC through it, a
         // cluster pipeline retries through it); the pipeline's promise settles once.

@@ -28,6 +28,7 @@ import type { NrAddOptions, NrClient, NrQueue, NrQueueValue } from './internal-t
 import { describe, type MemoryMonitor, type Probe, type TrackedClient } from './memory';
 import { Kind } from './operations';
 import { isNoScript, isRedirect, keysOf, Rec, replyTime, type Recorder } from './recorder';
+import type { Switch } from './wrap';
 
 const kState = Symbol('vigil.redis.state');
 
@@ -71,8 +72,9 @@ const trackedClients = new WeakMap<object, NrTracked>();
 
 /** The wrapper for RedisCommandsQueue#addCommand. */
 export function wrapAddCommand(sinks: Sinks) {
-  return (original: NrQueue['addCommand']): NrQueue['addCommand'] =>
+  return (original: NrQueue['addCommand'], sw: Switch): NrQueue['addCommand'] =>
     function vigilAddCommand(this: NrQueue, args: unknown[], options?: NrAddOptions): Promise<unknown> {
+      if (!sw.on) return original.call(this, args, options);
       addCalls++;
       const b = batch;
       if (b !== undefined) {
@@ -108,9 +110,10 @@ export function wrapAddCommand(sinks: Sinks) {
 
 /** The wrapper for DoublyLinkedList#add: wraps the resolve / reject of the record addCommand adds. */
 export function wrapListAdd(sinks: Sinks) {
-  return (original: (value: unknown, asap?: boolean) => unknown) =>
+  return (original: (value: unknown, asap?: boolean) => unknown, sw: Switch) =>
     function vigilListAdd(this: unknown, value: unknown, asap?: boolean): unknown {
       const rec = pending;
+      if (!sw.on) return original.call(this, value, asap);
       if (rec !== undefined) {
         const v = value as NrQueueValue;
         if (v !== null && typeof v === 'object' && typeof v.resolve === 'function' && typeof v.reject === 'function') {
@@ -213,10 +216,11 @@ function settle(sinks: Sinks, rec: Rec, value: unknown, isError: boolean): void 
  * its queue (ClientClosedError, ClientOfflineError) is an error the application sees.
  */
 export function wrapSendCommand(sinks: Sinks) {
-  return (original: (this: NrClient, args: unknown[], options?: unknown) => Promise<unknown>) =>
+  return (original: (this: NrClient, args: unknown[], options?: unknown) => Promise<unknown>, sw: Switch) =>
     function vigilSendCommand(this: NrClient, args: unknown[], options?: unknown): Promise<unknown> {
       const before = addCalls;
       const result = original.call(this, args, options);
+      if (!sw.on) return result;
       try {
         if (addCalls === before && internalDepth === 0 && batch === undefined && result instanceof Promise) {
           const self = this._self ?? this;
@@ -238,10 +242,10 @@ type Commands = Array<{ args?: unknown[] } | undefined>;
 
 /** The wrapper for RedisClient#_executePipeline (multi false) and #_executeMulti (multi true). */
 export function wrapBatch(sinks: Sinks, multi: boolean) {
-  return (original: (this: NrClient, commands: Commands, ...rest: unknown[]) => Promise<unknown>) =>
+  return (original: (this: NrClient, commands: Commands, ...rest: unknown[]) => Promise<unknown>, sw: Switch) =>
     function vigilBatch(this: NrClient, commands: Commands, ...rest: unknown[]): Promise<unknown> {
       const self = this._self ?? this;
-      if (internalDepth > 0 || internalClients.has(self) || !Array.isArray(commands)) return original.call(this, commands, ...rest);
+      if (!sw.on || internalDepth > 0 || internalClients.has(self) || !Array.isArray(commands)) return original.call(this, commands, ...rest);
       const b = new Batch();
       const outer = batch;
       batch = b;
@@ -342,8 +346,9 @@ function countFailedPipeline(sinks: Sinks, argsList: Array<unknown[] | undefined
 
 /** The wrapper for RedisClient#connect: remembers the connection for the memory gauges. */
 export function wrapConnect(sinks: Sinks) {
-  return (original: NrClient['connect']): NrClient['connect'] =>
+  return (original: NrClient['connect'], sw: Switch): NrClient['connect'] =>
     function vigilConnect(this: NrClient): Promise<unknown> {
+      if (!sw.on) return original.apply(this);
       try {
         const self = this._self ?? this;
         if (!internalClients.has(self)) {

@@ -54,24 +54,15 @@ export class Rec {
   }
 }
 
-// Reading the clock costs ~50 ns here, as much as the rest of the bookkeeping. Replies
-// that arrive in one socket read are resolved in one synchronous run, and no application
-// code runs between them, so they share one reading; the cache is cleared by a microtask,
-// which runs right after that run.
-let replyNow = -1;
-const clearReplyNow = (): void => {
-  replyNow = -1;
-};
-
-/** The time a reply arrived (ms, performance.now()). */
+/**
+ * The time a reply arrived (ms, performance.now()). Read per reply: pipelines and transactions,
+ * where many replies arrive together, are timed once per batch by their own hooks. (Sharing one
+ * reading between the replies of one socket read would need a microtask to forget it, and Node's
+ * queueMicrotask costs more than the clock.)
+ */
 export function replyTime(): number {
-  if (replyNow < 0) {
-    replyNow = performance.now();
-    queueMicrotask(clearReplyNow);
-  }
-  return replyNow;
+  return performance.now();
 }
-
 
 const MAX_NAMES = 2000;
 

@@ -8,13 +8,17 @@
 // the other. vigil's wrapper carries no shimmer marks, so theirs wrap it instead of
 // replacing it, and it never removes theirs: when vigil is switched off while
 // another wrapper sits on top of it, it stays in the chain and passes calls straight
-// through.
+// through (each wrapper begins with `if (!sw.on) return original.apply(...)`).
+
+/** Whether a wrapper does its work (on) or only calls the original (off). */
+export interface Switch {
+  on: boolean;
+}
 
 interface Entry {
-  readonly original: (...args: unknown[]) => unknown;
-  impl: (...args: unknown[]) => unknown;
-  wrapper: ((...args: unknown[]) => unknown) | undefined;
-  active: boolean;
+  readonly original: unknown;
+  readonly sw: Switch;
+  wrapper: unknown;
 }
 
 const entries = new WeakMap<object, Map<PropertyKey, Entry>>();
@@ -28,39 +32,36 @@ function inChain(fn: unknown, wrapper: unknown): boolean {
   return false;
 }
 
-/** Wraps target[name] with make(original). Wrapping again (after unwrapMethod) switches the same wrapper back on. */
-export function wrapMethod<T extends object, K extends keyof T>(target: T, name: K, make: (original: T[K]) => T[K]): void {
+/**
+ * Replaces target[name] with make(original, sw); the wrapper must call the original alone while
+ * sw.on is false. Wrapping again, after unwrapMethod left vigil's wrapper under another one,
+ * switches that wrapper back on.
+ */
+export function wrapMethod<T extends object, K extends keyof T>(target: T, name: K, make: (original: T[K], sw: Switch) => T[K]): void {
   const current = target[name];
   if (typeof current !== 'function') throw new TypeError(`${String(name)} is not a function`);
   let byName = entries.get(target);
   if (byName === undefined) entries.set(target, (byName = new Map()));
   const existing = byName.get(name);
   if (existing !== undefined && inChain(current, existing.wrapper)) {
-    existing.impl = make(existing.original as T[K]) as Entry['impl'];
-    existing.active = true;
+    existing.sw.on = true;
     return;
   }
-  const original = current as Entry['original'];
-  const entry: Entry = { original, impl: make(current) as Entry['impl'], wrapper: undefined, active: true };
-  const wrapper = function vigilWrapped(this: unknown): unknown {
-    // eslint-disable-next-line prefer-rest-params
-    return entry.active ? entry.impl.apply(this, arguments as unknown as unknown[]) : original.apply(this, arguments as unknown as unknown[]);
-  };
-  entry.wrapper = wrapper;
-  target[name] = wrapper as T[K];
-  byName.set(name, entry);
+  const sw: Switch = { on: true };
+  const wrapper = make(current, sw);
+  byName.set(name, { original: current, sw, wrapper });
+  target[name] = wrapper;
 }
 
-/** Undoes wrapMethod: restores the original, or, under another instrumentation's wrapper, passes calls through. */
+/** Undoes wrapMethod: restores the original, or, under another instrumentation's wrapper, switches vigil's off. */
 export function unwrapMethod<T extends object>(target: T | undefined, name: keyof T): void {
   if (target === undefined || target === null) return;
   const byName = entries.get(target);
   const entry = byName?.get(name);
   if (entry === undefined) return;
-  if (target[name] === (entry.wrapper as unknown)) {
+  entry.sw.on = false;
+  if (target[name] === entry.wrapper) {
     target[name] = entry.original as T[keyof T];
     byName!.delete(name);
-  } else {
-    entry.active = false;
   }
 }
