@@ -9,7 +9,11 @@
 // and the table shows each contender's median and its ratio to the baseline of the
 // same client and mode, measured in the same run.
 //
-//   node bench/redis.js [--rounds 7] [--ms 1500] [--warmup-ms 400] [--batch 100] [--redis redis://127.0.0.1:6379]
+//   node bench/redis.js [--rounds 7] [--ms 2000] [--warmup-ms 3000] [--batch 100] [--redis redis://127.0.0.1:6379]
+//
+// The warm-up is long on purpose: the child that loads vigil also loads the OpenTelemetry
+// SDK, and until V8 has compiled it (on background threads, which count in the process'
+// CPU time) a short run measures start-up, not the steady state an application lives in.
 //
 // Needs a Redis server (default redis://127.0.0.1:6379, or REDIS_HOST / REDIS_PORT) and
 // the built packages (`tsc -b`). Keys are written under a unique `vigil:bench:<pid>:` prefix
@@ -153,8 +157,8 @@ const median = (xs) => {
 async function main() {
   const opts = {
     rounds: Number(arg('rounds', 7)),
-    ms: Number(arg('ms', 1500)),
-    warmupMs: Number(arg('warmup-ms', 400)),
+    ms: Number(arg('ms', 2000)),
+    warmupMs: Number(arg('warmup-ms', 3000)),
     batch: Number(arg('batch', 100)),
   };
   const contenders = [];

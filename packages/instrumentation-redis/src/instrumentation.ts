@@ -69,8 +69,8 @@ function resolveSettings(config: RedisInstrumentationConfig): Settings {
  * operation and result of every command.
  */
 export class RedisInstrumentation extends InstrumentationBase<RedisInstrumentationConfig> {
-  // Assigned from setConfig / _updateMetricInstruments, which the base constructor calls
-  // before this class's field initialisers would run: `declare` keeps them from being reset.
+  // Assigned from setConfig, which the base constructor calls before this class's field
+  // initialisers would run, or lazily: `declare` keeps them from being reset to undefined.
   declare private _settings: Settings;
   declare private _recorder: Recorder | undefined;
   declare private _memory: MemoryMonitor | undefined;
