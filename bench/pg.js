@@ -16,11 +16,13 @@
 // time (user + system) per query, which a busy machine disturbs less than throughput —
 // baseline CPU / contender CPU is the throughput ratio when the Node process is the bottleneck.
 // A second baseline process ("A/A control") is measured like a contender: its ratio to the
-// baseline shows how far the machine's own noise moves these numbers. Last, vigil's own work
+// baseline shows how far the machine's own noise moves these numbers. A second table pairs
+// tighter still: one process with both instrumentations loaded, switched on and off between
+// short slices (see alternateChild). Last, vigil's own work
 // per query is measured in isolation (pg's Query lifecycle on a stub connection), which noise
 // from elsewhere barely touches.
 //
-//   node bench/pg.js [--rounds 11] [--ms 1000] [--warmup-ms 400] [--pool 4] [--concurrency 8]
+//   node bench/pg.js [--rounds 11] [--slices 30] [--slice-ms 300] [--ms 1000] [--warmup-ms 400] [--pool 4] [--concurrency 8]
 //
 // Needs PostgreSQL (PGHOST / PGPORT / PGUSER / PGDATABASE, default postgres@127.0.0.1:5432/test)
 // and the built packages (`tsc -b`). Creates the table vigil_bench_users (100,000 rows,
@@ -167,60 +169,89 @@ function fakeServerStream() {
 
 // ---------------------------------------------------------------- child: one measurement
 
+/** vigil as @vigil/node wires it: enabled before pg loads, a Prometheus reader over the lean registry and the meters. */
+function setupVigil(workload) {
+  const { PgInstrumentation } = require(path.join(root, 'packages/instrumentation-pg/build/src'));
+  const { leanRegistry } = require(path.join(root, 'packages/catalog/build/src'));
+  const { registerInstrumentations } = require('@opentelemetry/instrumentation');
+  const { MeterProvider } = require('@opentelemetry/sdk-metrics');
+  const { PrometheusExporter, PrometheusSerializer } = require('@opentelemetry/exporter-prometheus');
+  const exporter = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true, withoutTargetInfo: true, metricProducers: [leanRegistry()] });
+  const meterProvider = new MeterProvider({ readers: [exporter] });
+  const instrumentation = new PgInstrumentation();
+  registerInstrumentations({ instrumentations: [instrumentation], meterProvider });
+  const seen = async () => {
+    const text = new PrometheusSerializer(undefined, false, undefined, true, true).serialize((await exporter.collect()).resourceMetrics);
+    const m = new RegExp(`^db_query_duration_seconds_count\\{table="${workload.table}",operation="select"\\} (\\d+)`, 'm').exec(text);
+    return m ? Number(m[1]) : 0;
+  };
+  return { instrumentation, seen };
+}
+
+/** Upstream tracing: every query a span into a counting processor, ALS context manager, its metric to a MeterProvider. */
+function setupOtel() {
+  const { PgInstrumentation } = require('@opentelemetry/instrumentation-pg');
+  const { registerInstrumentations } = require('@opentelemetry/instrumentation');
+  const { context, trace } = require('@opentelemetry/api');
+  const { AsyncLocalStorageContextManager } = require('@opentelemetry/context-async-hooks');
+  const { TracerProvider } = require('@opentelemetry/sdk-trace');
+  const { MeterProvider } = require('@opentelemetry/sdk-metrics');
+  const { PrometheusExporter } = require('@opentelemetry/exporter-prometheus');
+  let spans = 0;
+  const counting = { onStart() {}, onEnd() { spans++; }, forceFlush: async () => {}, shutdown: async () => {} };
+  const tracerProvider = new TracerProvider({ spanProcessors: [counting] });
+  const contextManager = new AsyncLocalStorageContextManager().enable();
+  context.setGlobalContextManager(contextManager);
+  trace.setGlobalTracerProvider(tracerProvider);
+  const meterProvider = new MeterProvider({ readers: [new PrometheusExporter({ preventServerStart: true })] });
+  const instrumentation = new PgInstrumentation();
+  registerInstrumentations({ instrumentations: [instrumentation], tracerProvider, meterProvider });
+  return {
+    instrumentation,
+    seen: async () => spans,
+    // Tracing off entirely (for the alternating run's other slices): no context manager either.
+    setTracing(on) {
+      if (on) {
+        context.setGlobalContextManager(contextManager);
+        instrumentation.enable();
+      } else {
+        instrumentation.disable();
+        context.disable();
+      }
+    },
+  };
+}
+
+function makePool(pg, workload, poolSize) {
+  return new pg.Pool({ ...db, max: poolSize, ...(workload.server === 'fake' ? { stream: fakeServerStream } : {}) });
+}
+
+/** Runs `concurrency` loops of pool.query for `duration` ms: queries, elapsed ms, CPU µs. */
+async function drive(pool, workload, duration, concurrency) {
+  let ops = 0;
+  let i = 0;
+  const start = performance.now();
+  const deadline = start + duration;
+  const worker = async () => {
+    while (performance.now() < deadline) {
+      await pool.query(workload.text, workload.values(i++));
+      ops++;
+    }
+  };
+  const cpu0 = process.cpuUsage();
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const cpu = process.cpuUsage(cpu0);
+  return { ops, elapsed: performance.now() - start, cpuMicros: cpu.user + cpu.system };
+}
+
 async function child(variant, workloadName, ms, warmupMs, poolSize, concurrency) {
   const workload = WORKLOADS[workloadName];
   let check = async () => undefined;
-  if (variant === 'vigil') {
-    // As @vigil/node wires it: the instrumentation is enabled before pg is loaded, and a
-    // Prometheus reader collects vigil's lean registry and the OTel meters (pool gauges).
-    const { PgInstrumentation } = require(path.join(root, 'packages/instrumentation-pg/build/src'));
-    const { leanRegistry } = require(path.join(root, 'packages/catalog/build/src'));
-    const { registerInstrumentations } = require('@opentelemetry/instrumentation');
-    const { MeterProvider } = require('@opentelemetry/sdk-metrics');
-    const { PrometheusExporter, PrometheusSerializer } = require('@opentelemetry/exporter-prometheus');
-    const exporter = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true, withoutTargetInfo: true, metricProducers: [leanRegistry()] });
-    const meterProvider = new MeterProvider({ readers: [exporter] });
-    registerInstrumentations({ instrumentations: [new PgInstrumentation()], meterProvider });
-    check = async () => {
-      const text = new PrometheusSerializer(undefined, false, undefined, true, true).serialize((await exporter.collect()).resourceMetrics);
-      const m = new RegExp(`^db_query_duration_seconds_count\\{table="${workload.table}",operation="select"\\} (\\d+)`, 'm').exec(text);
-      return m ? Number(m[1]) : 0;
-    };
-  } else if (variant === 'otel') {
-    const { PgInstrumentation } = require('@opentelemetry/instrumentation-pg');
-    const { registerInstrumentations } = require('@opentelemetry/instrumentation');
-    const { context, trace } = require('@opentelemetry/api');
-    const { AsyncLocalStorageContextManager } = require('@opentelemetry/context-async-hooks');
-    const { TracerProvider } = require('@opentelemetry/sdk-trace');
-    const { MeterProvider } = require('@opentelemetry/sdk-metrics');
-    const { PrometheusExporter } = require('@opentelemetry/exporter-prometheus');
-    let spans = 0;
-    const counting = { onStart() {}, onEnd() { spans++; }, forceFlush: async () => {}, shutdown: async () => {} };
-    const tracerProvider = new TracerProvider({ spanProcessors: [counting] });
-    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-    trace.setGlobalTracerProvider(tracerProvider);
-    const meterProvider = new MeterProvider({ readers: [new PrometheusExporter({ preventServerStart: true })] });
-    registerInstrumentations({ instrumentations: [new PgInstrumentation()], tracerProvider, meterProvider });
-    check = async () => spans;
-  }
+  if (variant === 'vigil') check = setupVigil(workload).seen;
+  else if (variant === 'otel') check = setupOtel().seen;
   const pg = require('pg');
-  const pool = new pg.Pool({ ...db, max: poolSize, ...(workload.server === 'fake' ? { stream: fakeServerStream } : {}) });
-  const run = async (duration) => {
-    let ops = 0;
-    let i = 0;
-    const start = performance.now();
-    const deadline = start + duration;
-    const worker = async () => {
-      while (performance.now() < deadline) {
-        await pool.query(workload.text, workload.values(i++));
-        ops++;
-      }
-    };
-    const cpu0 = process.cpuUsage();
-    await Promise.all(Array.from({ length: concurrency }, worker));
-    const cpu = process.cpuUsage(cpu0);
-    return { ops, elapsed: performance.now() - start, cpuMicros: cpu.user + cpu.system };
-  };
+  const pool = makePool(pg, workload, poolSize);
+  const run = (duration) => drive(pool, workload, duration, concurrency);
   const warm = await run(warmupMs);
   const { ops, elapsed, cpuMicros } = await run(ms);
   // Honesty check: the instrumentation really saw every query (warm-up included).
@@ -228,6 +259,50 @@ async function child(variant, workloadName, ms, warmupMs, poolSize, concurrency)
   if (seen !== undefined && seen < warm.ops + ops) throw new Error(`${variant} saw ${seen} queries, fewer than the ${warm.ops + ops} run`);
   await pool.end();
   process.stdout.write(JSON.stringify({ opsPerSec: (ops / elapsed) * 1000, cpuPerQuery: cpuMicros / ops, ops, seen }) + '\n');
+}
+
+// ---------------------------------------------------------------- child: alternating in one process
+
+// The tightest pairing: one process with both instrumentations loaded, switched on and off
+// (InstrumentationBase enable / disable patches and unpatches) between short slices, so the
+// baseline and each contender are measured milliseconds apart on the same warm process and
+// pool. Outside the upstream contender's slices its context manager is off too, so the baseline
+// slices carry no tracing machinery. Per slice order rotates; prints per-contender lists of
+// [queries/s, CPU µs per query].
+async function alternateChild(workloadName, sliceMs, slices, poolSize, concurrency) {
+  const workload = WORKLOADS[workloadName];
+  const vigil = setupVigil(workload);
+  const otel = setupOtel();
+  const pg = require('pg');
+  const pool = makePool(pg, workload, poolSize);
+  const set = (variant) => {
+    if (variant === 'vigil') vigil.instrumentation.enable();
+    else vigil.instrumentation.disable();
+    otel.setTracing(variant === 'otel');
+  };
+  const out = { baseline: [], vigil: [], otel: [] };
+  const order = Object.keys(out);
+  for (const v of order) {
+    set(v);
+    await drive(pool, workload, sliceMs, concurrency);
+  }
+  for (let i = 0; i < slices; i++) {
+    for (let j = 0; j < order.length; j++) {
+      const v = order[(i + j) % order.length];
+      set(v);
+      const before = [await vigil.seen(), await otel.seen()];
+      const r = await drive(pool, workload, sliceMs, concurrency);
+      const after = [await vigil.seen(), await otel.seen()];
+      // Honesty check: each slice was seen by exactly the instrumentation that was on.
+      const seen = { vigil: after[0] - before[0], otel: after[1] - before[1] };
+      for (const name of ['vigil', 'otel']) {
+        if (name === v ? seen[name] < r.ops : seen[name] !== 0) throw new Error(`${v} slice: ${name} saw ${seen[name]} of ${r.ops} queries`);
+      }
+      out[v].push([(r.ops / r.elapsed) * 1000, r.cpuMicros / r.ops]);
+    }
+  }
+  await pool.end();
+  process.stdout.write(JSON.stringify(out) + '\n');
 }
 
 // ---------------------------------------------------------------- child: the hook's own cost
@@ -278,6 +353,7 @@ async function setup() {
 }
 
 function childArgs(c, opts) {
+  if (c.alternate) return [__filename, '--alternate', c.workload, String(opts.sliceMs), String(opts.slices), String(opts.pool), String(opts.concurrency)];
   return c.hook
     ? [__filename, '--hook', c.variant]
     : [__filename, '--child', c.variant, c.workload, String(opts.ms), String(opts.warmupMs), String(opts.pool), String(opts.concurrency)];
@@ -307,7 +383,7 @@ function median(xs) {
 
 const VARIANTS = {
   baseline: 'no instrumentation',
-  control: 'no instrumentation, second process (A/A control)',
+  control: 'A/A control (a second uninstrumented process)',
   vigil: '@vigil/instrumentation-pg (metrics)',
   otel: '@opentelemetry/instrumentation-pg 0.77 (tracing)',
 };
@@ -319,6 +395,8 @@ async function main() {
     warmupMs: Number(arg('warmup-ms', 400)),
     pool: Number(arg('pool', 4)),
     concurrency: Number(arg('concurrency', 8)),
+    sliceMs: Number(arg('slice-ms', 300)),
+    slices: Number(arg('slices', 30)),
   };
   await setup();
   const contenders = [];
@@ -369,6 +447,31 @@ async function main() {
       );
     }
   }
+  // Alternating in one process (see alternateChild).
+  if (opts.slices > 0) {
+    lines.push(
+      '',
+      `Alternating in one process (both instrumentations loaded, switched on and off between ${opts.sliceMs} ms slices, ${opts.slices} slices each, rotating order):`,
+      '',
+      '| server | query | contender | queries/s vs baseline (median of per-slice ratios) | middle half of the ratios | Node CPU per query (median) | baseline CPU / contender CPU |',
+      '|---|---|---|---:|---:|---:|---:|',
+    );
+    for (const workload of workloads) {
+      const r = await runChild({ alternate: true, workload, variant: 'alternate' }, opts);
+      const baseCpu = median(r.baseline.map((x) => x[1]));
+      for (const variant of ['vigil', 'otel']) {
+        // Each slice against the baseline slice of the same rotation.
+        const ratios = r[variant].map((x, i) => x[0] / r.baseline[i][0]).sort((a, b) => a - b);
+        const q1 = ratios[Math.floor((ratios.length - 1) / 4)];
+        const q3 = ratios[Math.ceil(((ratios.length - 1) * 3) / 4)];
+        const cpu = median(r[variant].map((x) => x[1]));
+        lines.push(
+          `| ${SERVERS[WORKLOADS[workload].server]} | ${WORKLOADS[workload].title} | ${VARIANTS[variant]} | ${(median(ratios) * 100).toFixed(1)}% | ${(q1 * 100).toFixed(0)}% – ${(q3 * 100).toFixed(0)}% | ${cpu.toFixed(1)} µs (baseline ${baseCpu.toFixed(1)} µs) | ${((baseCpu / cpu) * 100).toFixed(1)}% |`,
+        );
+      }
+    }
+  }
+
   // The hook's own cost, alternating baseline and vigil processes.
   const hook = { baseline: [], vigil: [] };
   for (let i = 0; i < 5; i++) {
@@ -396,7 +499,13 @@ async function main() {
   );
 }
 
-if (process.argv[2] === '--hook') {
+if (process.argv[2] === '--alternate') {
+  const [, , , workload, sliceMs, slices, poolSize, concurrency] = process.argv;
+  alternateChild(workload, Number(sliceMs), Number(slices), Number(poolSize), Number(concurrency)).catch((err) => {
+    process.stderr.write(`${err.stack}\n`);
+    process.exit(1);
+  });
+} else if (process.argv[2] === '--hook') {
   hookChild(process.argv[3]);
 } else if (process.argv[2] === '--child') {
   const [, , , variant, workload, ms, warmupMs, poolSize, concurrency] = process.argv;
