@@ -26,10 +26,13 @@ export interface ChannelDefinition {
   chunkMs: number;
 }
 
-/** The demo's channels. Every model is served by at least two, so a failed call can be retried. */
+/**
+ * The demo's channels. Most models are served by two or more, so a failed call is retried on
+ * another; gpt-3.5-turbo only by Azure-Backup (a legacy deployment), so its failures reach the client.
+ */
 export const CHANNELS: readonly ChannelDefinition[] = [
   { id: 1, name: 'OpenAI-Main', type: 'openai', models: ['gpt-4o', 'gpt-4o-mini'], weight: 5, latencyMs: 120, chunkMs: 15 },
-  { id: 2, name: 'Azure-Backup', type: 'azure', models: ['gpt-4o', 'gpt-4o-mini'], weight: 4, latencyMs: 180, chunkMs: 20 },
+  { id: 2, name: 'Azure-Backup', type: 'azure', models: ['gpt-4o', 'gpt-4o-mini', 'gpt-3.5-turbo'], weight: 4, latencyMs: 180, chunkMs: 20 },
   { id: 3, name: 'Claude-Proxy', type: 'anthropic', models: ['claude-3-5-sonnet', 'claude-3-haiku'], weight: 5, latencyMs: 250, chunkMs: 25 },
   { id: 4, name: 'OpenRouter-Mix', type: 'openrouter', models: ['claude-3-5-sonnet', 'claude-3-haiku', 'gpt-4o-mini', 'deepseek-chat'], weight: 3, latencyMs: 200, chunkMs: 20 },
   { id: 5, name: 'DeepSeek-Direct', type: 'deepseek', models: ['deepseek-chat'], weight: 5, latencyMs: 150, chunkMs: 15 },

@@ -137,8 +137,8 @@ export class Database {
 
   /**
    * Runs fn in a transaction. A transaction PostgreSQL aborted to break a
-   * deadlock (40P01) or a serialisation conflict (40001) is run again, up to
-   * three times, as the PostgreSQL manual recommends.
+   * deadlock (40P01) or a serialisation conflict (40001) is run again after a
+   * short random pause, up to five attempts, as the PostgreSQL manual recommends.
    */
   async tx<T>(fn: (c: Tx) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
@@ -151,11 +151,11 @@ export class Database {
       } catch (e) {
         await c.query('ROLLBACK').catch(() => undefined);
         const code = (e as { code?: string }).code;
-        if ((code === '40P01' || code === '40001') && attempt < 3) continue;
-        throw e;
+        if ((code !== '40P01' && code !== '40001') || attempt >= 5) throw e;
       } finally {
         c.release();
       }
+      await new Promise((r) => setTimeout(r, 10 + Math.random() * 40 * attempt)); // out of the other's way
     }
   }
 
@@ -180,8 +180,9 @@ export class Database {
     return row ? { id: Number(row.id), role: row.role } : undefined;
   }
 
+  /** Writes the user's row, which transfers may hold locked: in a transaction, so a deadlock is retried. */
   async touchLogin(id: number): Promise<void> {
-    await this.pool.query('UPDATE demo_users SET last_login_at = now() WHERE id = $1', [id]);
+    await this.tx((c) => c.query('UPDATE demo_users SET last_login_at = now() WHERE id = $1', [id]));
   }
 
   async balance(id: number): Promise<number> {

@@ -4,6 +4,7 @@
 export const MODEL_PRICES: Readonly<Record<string, number>> = {
   'gpt-4o': 5,
   'gpt-4o-mini': 1,
+  'gpt-3.5-turbo': 1,
   'claude-3-5-sonnet': 4,
   'claude-3-haiku': 1,
   'deepseek-chat': 1,

@@ -1,7 +1,8 @@
 // Asynchronous image generation, as AI platforms run Midjourney / Flux jobs:
 // POST /api/images/generations charges the task's price and answers at once
 // with a task id; the provider finishes the task seconds later (a timer here),
-// with success, a failure (refunded), or never (its outcome is lost upstream:
+// with success, a failure (refunded: the provider's content policy rejects the
+// prompt, or its worker times out at DEMO_TASK_FAILURE_RATE), or never (its outcome is lost upstream:
 // the task expires, counted as `pending`). GET /api/tasks/:id reads its state.
 // @vigil/business records ai_tasks_submitted_total now and ai_tasks_total /
 // ai_task_duration_seconds / ai_service_failures_total when the task settles.
@@ -10,6 +11,9 @@ import { submitAiTask, type AiTaskHandle } from '@vigil/business';
 import type { DemoConfig } from './config';
 import type { AuthUser, CreditLedger, Database } from './db';
 import { IMAGE_SERVICES } from './products';
+
+/** Prompts the provider's content policy rejects (when it processes the task, as real providers do). */
+const CONTENT_POLICY = /\b(deepfake|nsfw)\b/i;
 
 /** A prompt the provider refuses. */
 export class ContentPolicyViolation extends Error {
@@ -25,6 +29,7 @@ interface Running {
   handle: AiTaskHandle;
   user: AuthUser;
   price: number;
+  prompt: string;
 }
 
 export class ImageTasks {
@@ -46,7 +51,7 @@ export class ImageTasks {
     const [min, max] = this.config.taskSeconds;
     const seconds = (min + Math.random() * (max - min)) * (mode === 'relax' ? 1.5 : mode === 'turbo' ? 0.6 : 1);
     const timer = setTimeout(() => void this.settle(id), seconds * 1000);
-    this.running.set(id, { timer, handle, user, price });
+    this.running.set(id, { timer, handle, user, price, prompt });
     return { id, status: 'queued' };
   }
 
@@ -56,14 +61,15 @@ export class ImageTasks {
     this.running.delete(id);
     const r = Math.random();
     try {
-      if (r < this.config.taskExpireRate) {
-        task.handle.expire();
-        await this.db.finishTask(id, 'expired', { error: 'the provider lost the task' });
-        await this.ledger.refund(task.user, task.price, `image:${id}`);
-      } else if (r < this.config.taskExpireRate + this.config.taskFailureRate) {
-        const error = Math.random() < 0.6 ? new ContentPolicyViolation('the prompt was rejected by the content policy') : new GenerationTimeout('the worker timed out');
+      const rejected = CONTENT_POLICY.test(task.prompt);
+      if (rejected || r < this.config.taskFailureRate) {
+        const error = rejected ? new ContentPolicyViolation('the prompt was rejected by the content policy') : new GenerationTimeout('the worker timed out');
         task.handle.fail(error);
         await this.db.finishTask(id, 'failed', { error: error.message });
+        await this.ledger.refund(task.user, task.price, `image:${id}`);
+      } else if (r < this.config.taskFailureRate + this.config.taskExpireRate) {
+        task.handle.expire();
+        await this.db.finishTask(id, 'expired', { error: 'the provider lost the task' });
         await this.ledger.refund(task.user, task.price, `image:${id}`);
       } else {
         task.handle.succeed();
