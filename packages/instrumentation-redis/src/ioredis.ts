@@ -180,6 +180,14 @@ function countPipeline(sinks: Sinks, pipeline: IoPipeline, results: unknown, sta
   const queue = pipeline._queue;
   if (recorder === undefined || !Array.isArray(queue) || (!rejected && !Array.isArray(results))) return;
   const seconds = (performance.now() - start) / 1000;
+  try {
+    tallyPipeline(recorder, queue, results, rejected);
+  } finally {
+    recorder.flush(seconds);
+  }
+}
+
+function tallyPipeline(recorder: Recorder, queue: NonNullable<IoPipeline['_queue']>, results: unknown, rejected: boolean): void {
   // Commands marked `ignore` (ASKING added on a redirection) have no entry in the results.
   const entries = !rejected && Array.isArray(results) ? results : undefined;
   let ri = 0;
@@ -214,8 +222,7 @@ function countPipeline(sinks: Sinks, pipeline: IoPipeline, results: unknown, sta
         const replies = Array.isArray(value) ? value : undefined;
         for (let j = 0; j < ops.length; j++) {
           const r = replies?.[j];
-          if (err || txErrors[j] || r instanceof Error) recorder.error(ops[j]!, seconds);
-          else recorder.reply(ops[j]!, r, txKeys[j]!, seconds);
+          recorder.tally(ops[j]!, r, txKeys[j]!, !!err || txErrors[j]! || r instanceof Error);
         }
         continue;
       }
@@ -229,11 +236,7 @@ function countPipeline(sinks: Sinks, pipeline: IoPipeline, results: unknown, sta
       continue;
     }
     // A pipeline's result is final: ioredis has followed any redirection by then.
-    if (err) {
-      recorder.error(op, seconds);
-    } else {
-      recorder.reply(op, value, keys, seconds);
-    }
+    recorder.tally(op, value, keys, !!err);
   }
 }
 

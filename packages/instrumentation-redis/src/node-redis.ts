@@ -226,7 +226,7 @@ export function wrapSendCommand(sinks: Sinks) {
           const self = this._self ?? this;
           if (!internalClients.has(self)) {
             const start = performance.now();
-            result.catch((err: unknown) => countFailedBatch(sinks, [args], err, start, false)).catch(() => undefined);
+            result.catch((err: unknown) => countFailedBatch(sinks, [{ args }], err, start, false)).catch(() => undefined);
           }
         }
       } catch (err) {
@@ -239,6 +239,13 @@ export function wrapSendCommand(sinks: Sinks) {
 // ---------------------------------------------------------------- pipelines and transactions
 
 type Commands = Array<{ args?: unknown[] } | undefined>;
+/** The commands of a batch (RedisClient#_executePipeline's list) or one command's args. */
+type ArgsList = ReadonlyArray<{ args?: unknown[] } | undefined>;
+
+function argsAt(list: ArgsList, i: number): unknown[] | undefined {
+  const args = list[i]?.args;
+  return Array.isArray(args) && args.length > 0 ? args : undefined;
+}
 
 /** The wrapper for RedisClient#_executePipeline (multi false) and #_executeMulti (multi true). */
 export function wrapBatch(sinks: Sinks, multi: boolean) {
@@ -258,7 +265,8 @@ export function wrapBatch(sinks: Sinks, multi: boolean) {
       }
       try {
         if (result instanceof Promise) {
-          const argsList = commands.map((c) => c?.args);
+          // The batch's own list (each entry's args stay as they were sent).
+          const argsList: ArgsList = commands;
           result
             .then(
               (replies) => countBatch(sinks, argsList, replies, multi, start),
@@ -281,37 +289,22 @@ export function wrapBatch(sinks: Sinks, multi: boolean) {
 }
 
 /** A settled pipeline (replies[i] is command i's raw reply) or transaction (EXEC's raw reply). */
-function countBatch(sinks: Sinks, argsList: Array<unknown[] | undefined>, replies: unknown, multi: boolean, start: number): void {
+function countBatch(sinks: Sinks, argsList: ArgsList, replies: unknown, multi: boolean, start: number): void {
   const recorder = sinks.recorder();
   if (recorder === undefined || !Array.isArray(replies)) return;
   const seconds = (performance.now() - start) / 1000;
-  for (let i = 0; i < argsList.length; i++) {
-    const args = argsList[i];
-    if (!Array.isArray(args) || args.length === 0) continue;
-    const op = recorder.op(args[0]);
-    if (op.kind >= Kind.Ignore) continue;
-    const r = i < replies.length ? replies[i] : multi ? 'OK' : undefined;
-    // In a transaction a failed command is an error reply inside EXEC's array.
-    if (r instanceof Error) recorder.error(op, seconds);
-    else recorder.reply(op, r, keysOf(op, args.length - 1), seconds);
-  }
-}
-
-/**
- * A transaction that failed (EXECABORT, a lost connection) or commands rejected before they reached
- * the queue (the client is closed): every command is an error. Not counted: a WatchError (a WATCHed
- * key changed, nothing ran) and a transaction's cluster redirection (the cluster client sends it
- * again to the right node).
- */
-function countFailedBatch(sinks: Sinks, argsList: Array<unknown[] | undefined>, err: unknown, start: number, redirectsFollowed: boolean): void {
-  if (isWatchError(err) || (redirectsFollowed && isRedirect(err))) return;
-  const recorder = sinks.recorder();
-  if (recorder === undefined) return;
-  const seconds = (performance.now() - start) / 1000;
-  for (const args of argsList) {
-    if (!Array.isArray(args) || args.length === 0) continue;
-    const op = recorder.op(args[0]);
-    if (op.kind < Kind.Ignore) recorder.error(op, seconds);
+  try {
+    for (let i = 0; i < argsList.length; i++) {
+      const args = argsAt(argsList, i);
+      if (args === undefined) continue;
+      const op = recorder.op(args[0]);
+      if (op.kind >= Kind.Ignore) continue;
+      const r = i < replies.length ? replies[i] : multi ? 'OK' : undefined;
+      // In a transaction a failed command is an error reply inside EXEC's array.
+      recorder.tally(op, r, keysOf(op, args.length - 1), r instanceof Error);
+    }
+  } finally {
+    recorder.flush(seconds);
   }
 }
 
@@ -322,22 +315,49 @@ function isWatchError(err: unknown): boolean {
 }
 
 /**
+ * A transaction that failed (EXECABORT, a lost connection) or commands rejected before they reached
+ * the queue (the client is closed): every command is an error. Not counted: a WatchError (a WATCHed
+ * key changed, nothing ran) and a transaction's cluster redirection (the cluster client sends it
+ * again to the right node).
+ */
+function countFailedBatch(sinks: Sinks, argsList: ArgsList, err: unknown, start: number, redirectsFollowed: boolean): void {
+  if (isWatchError(err) || (redirectsFollowed && isRedirect(err))) return;
+  const recorder = sinks.recorder();
+  if (recorder === undefined) return;
+  const seconds = (performance.now() - start) / 1000;
+  try {
+    for (let i = 0; i < argsList.length; i++) {
+      const args = argsAt(argsList, i);
+      if (args === undefined) continue;
+      const op = recorder.op(args[0]);
+      if (op.kind < Kind.Ignore) recorder.tally(op, undefined, 0, true);
+    }
+  } finally {
+    recorder.flush(seconds);
+  }
+}
+
+/**
  * A pipeline rejected with its first failed command's error: every command's own promise tells its
  * result. Every error counts, a redirection too: node-redis does not send a pipeline again.
  */
-function countFailedPipeline(sinks: Sinks, argsList: Array<unknown[] | undefined>, promises: Promise<unknown>[], start: number): void {
+function countFailedPipeline(sinks: Sinks, argsList: ArgsList, promises: Promise<unknown>[], start: number): void {
   void Promise.allSettled(promises).then((outcomes) => {
     const recorder = sinks.recorder();
     if (recorder === undefined) return;
     const seconds = (performance.now() - start) / 1000;
-    for (let i = 0; i < argsList.length && i < outcomes.length; i++) {
-      const args = argsList[i];
-      if (!Array.isArray(args) || args.length === 0) continue;
-      const op = recorder.op(args[0]);
-      if (op.kind >= Kind.Ignore) continue;
-      const o = outcomes[i]!;
-      if (o.status === 'fulfilled') recorder.reply(op, o.value, keysOf(op, args.length - 1), seconds);
-      else recorder.error(op, seconds);
+    try {
+      for (let i = 0; i < argsList.length && i < outcomes.length; i++) {
+        const args = argsAt(argsList, i);
+        if (args === undefined) continue;
+        const op = recorder.op(args[0]);
+        if (op.kind >= Kind.Ignore) continue;
+        const o = outcomes[i]!;
+        if (o.status === 'fulfilled') recorder.tally(op, o.value, keysOf(op, args.length - 1), false);
+        else recorder.tally(op, undefined, 0, true);
+      }
+    } finally {
+      recorder.flush(seconds);
     }
   });
 }

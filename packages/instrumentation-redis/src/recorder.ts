@@ -20,6 +20,12 @@ export class OpInfo {
   success: ValueSeries | undefined;
   error: ValueSeries | undefined;
   duration: HistogramSeries | undefined;
+  // The tally of the commands being counted (Recorder#tally), published by Recorder#flush.
+  tHit = 0;
+  tMiss = 0;
+  tSuccess = 0;
+  tError = 0;
+  tCommands = 0;
   constructor(
     readonly label: string,
     readonly kind: Kind,
@@ -105,10 +111,31 @@ export class Recorder {
   setLabels(labels: ReadonlyMap<string, string>): void {
     this.labels = labels;
     this.byName.clear();
+    this.name1 = this.name2 = undefined;
   }
+
+  // The last two names looked up: a batch mostly repeats one or two commands, and the client
+  // libraries pass the same string for the same command, so an identity check finds them.
+  private name1: unknown;
+  private op1: OpInfo | undefined;
+  private name2: unknown;
+  private op2: OpInfo | undefined;
 
   /** The OpInfo of a command name as the client library spells it ('get', 'GET', a Buffer...). */
   op(name: unknown): OpInfo {
+    if (name === this.name1) return this.op1!;
+    if (name === this.name2) return this.op2!;
+    const info = this.lookup(name);
+    if (typeof name === 'string') {
+      this.name2 = this.name1;
+      this.op2 = this.op1;
+      this.name1 = name;
+      this.op1 = info;
+    }
+    return info;
+  }
+
+  private lookup(name: unknown): OpInfo {
     const key = typeof name === 'string' ? name : String(name);
     const found = this.byName.get(key);
     if (found !== undefined) return found;
@@ -131,32 +158,105 @@ export class Recorder {
     return series;
   }
 
-  private time(op: OpInfo, seconds: number): void {
+  /** n observations of one duration, as n calls of record() would make them. */
+  private observe(op: OpInfo, seconds: number, n: number): void {
     let h = op.duration;
     if (h === undefined) {
       // The histogram has one label: get() reads only the first value.
       this.scratch[0] = op.label;
       h = op.duration = this.durations.get(this.scratch);
     }
-    h.record(seconds);
+    if (n === 1) {
+      h.record(seconds);
+      return;
+    }
+    if (!(seconds >= 0)) {
+      for (let i = 0; i < n; i++) h.record(seconds);
+      return;
+    }
+    const b = this.durations.boundaries;
+    let i = 0;
+    while (i < b.length && seconds > b[i]!) i++;
+    h.counts[i]! += n;
+    h.sum += seconds * n;
+    h.count += n;
+    if (seconds < h.min) h.min = seconds;
+    if (seconds > h.max) h.max = seconds;
   }
 
-  /** Counts a reply (raw, or as the client library transformed it: nil stays nil, arrays stay arrays). */
+  private readonly touched: OpInfo[] = [];
+
+  /**
+   * Adds one command's result to the tally (raw reply, or as the client library transformed it:
+   * nil stays nil, arrays stay arrays). flush() publishes it; a batch tallies all its commands
+   * first, so it touches each series once.
+   */
+  tally(op: OpInfo, reply: unknown, keys: number, isError: boolean): void {
+    if (op.tCommands++ === 0) this.touched.push(op);
+    if (isError) {
+      op.tError++;
+      return;
+    }
+    switch (op.kind) {
+      case Kind.One:
+        if (reply === null || reply === undefined) op.tMiss++;
+        else op.tHit++;
+        return;
+      case Kind.Each: {
+        if (!Array.isArray(reply)) break;
+        let misses = 0;
+        for (let i = 0; i < reply.length; i++) if (reply[i] === null || reply[i] === undefined) misses++;
+        op.tHit += reply.length - misses;
+        op.tMiss += misses;
+        return;
+      }
+      case Kind.Count: {
+        const n = toCount(reply);
+        if (!(n >= 0)) break;
+        const hits = Math.min(n, keys);
+        op.tHit += hits;
+        op.tMiss += keys - hits;
+        return;
+      }
+      case Kind.Whole:
+        if (isEmpty(reply)) op.tMiss++;
+        else op.tHit++;
+        return;
+    }
+    op.tSuccess++;
+  }
+
+  /** Publishes the tally: every command in it took `seconds`. */
+  flush(seconds: number): void {
+    const touched = this.touched;
+    for (let i = 0; i < touched.length; i++) {
+      const op = touched[i]!;
+      if (op.tHit > 0) (op.hit ?? this.series(op, 'hit')).value += op.tHit;
+      if (op.tMiss > 0) (op.miss ?? this.series(op, 'miss')).value += op.tMiss;
+      if (op.tSuccess > 0) (op.success ?? this.series(op, 'success')).value += op.tSuccess;
+      if (op.tError > 0) (op.error ?? this.series(op, 'error')).value += op.tError;
+      this.observe(op, seconds, op.tCommands);
+      op.tHit = op.tMiss = op.tSuccess = op.tError = op.tCommands = 0;
+    }
+    touched.length = 0;
+  }
+
+  /** Counts one command. */
   reply(op: OpInfo, reply: unknown, keys: number, seconds: number): void {
-    this.time(op, seconds);
-    this.count(op, reply, keys);
+    this.tally(op, reply, keys, false);
+    this.flush(seconds);
   }
 
-  /** Counts a failed command. */
+  /** Counts one failed command. */
   error(op: OpInfo, seconds: number): void {
-    this.time(op, seconds);
-    (op.error ?? this.series(op, 'error')).value++;
+    this.tally(op, undefined, 0, true);
+    this.flush(seconds);
   }
 
   /** Counts one command of a single-command wrapper. */
   settle(rec: Rec, reply: unknown, failed: boolean, end: number): void {
-    if (failed) this.error(rec.op, (end - rec.start) / 1000);
-    else this.reply(rec.op, reply, rec.keys, (end - rec.start) / 1000);
+    this.tally(rec.op, reply, rec.keys, failed);
+    this.flush((end - rec.start) / 1000);
   }
 
   /**
@@ -174,37 +274,6 @@ export class Recorder {
       const r = failed ? undefined : replies !== undefined && i < replies.length ? replies[i] : 'OK';
       this.settle(rec, r, failed || r instanceof Error, end);
     }
-  }
-
-  private count(op: OpInfo, reply: unknown, keys: number): void {
-    switch (op.kind) {
-      case Kind.One:
-        if (reply === null || reply === undefined) (op.miss ?? this.series(op, 'miss')).value++;
-        else (op.hit ?? this.series(op, 'hit')).value++;
-        return;
-      case Kind.Each: {
-        if (!Array.isArray(reply)) break;
-        let misses = 0;
-        for (let i = 0; i < reply.length; i++) if (reply[i] === null || reply[i] === undefined) misses++;
-        const hits = reply.length - misses;
-        if (hits > 0) (op.hit ?? this.series(op, 'hit')).value += hits;
-        if (misses > 0) (op.miss ?? this.series(op, 'miss')).value += misses;
-        return;
-      }
-      case Kind.Count: {
-        const n = toCount(reply);
-        if (!(n >= 0)) break;
-        const hits = Math.min(n, keys);
-        if (hits > 0) (op.hit ?? this.series(op, 'hit')).value += hits;
-        if (keys - hits > 0) (op.miss ?? this.series(op, 'miss')).value += keys - hits;
-        return;
-      }
-      case Kind.Whole:
-        if (isEmpty(reply)) (op.miss ?? this.series(op, 'miss')).value++;
-        else (op.hit ?? this.series(op, 'hit')).value++;
-        return;
-    }
-    (op.success ?? this.series(op, 'success')).value++;
   }
 }
 

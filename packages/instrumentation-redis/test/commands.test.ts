@@ -3,7 +3,7 @@
 // and misses in single commands, pipelines and transactions, errors, writes, and the
 // operation allow-list.
 import { expect } from 'chai';
-import { inProcessMetrics, redisUrl, requireServices, type InProcessMetrics } from '@vigil/testing';
+import { inProcessMetrics, redisUrl, requireServices, sampleValue, type InProcessMetrics } from '@vigil/testing';
 import type * as IoRedisModule from 'ioredis';
 import type * as NodeRedisModule from 'redis';
 import { RedisInstrumentation } from '../src';
@@ -136,6 +136,7 @@ describe('@vigil/instrumentation-redis: commands, against the real Redis server'
         expect(results!.every(([err]) => err === null)).to.equal(true);
       });
       expect(d).to.deep.equal({ ...READ_COUNTS, ...READ_DURATIONS });
+      expectWholeHistogram(await metrics.scrape(), 'get');
     });
 
     it('counts every command of a MULTI / EXEC transaction from the EXEC reply', async function () {
@@ -364,6 +365,7 @@ describe('@vigil/instrumentation-redis: commands, against the real Redis server'
         await pipe.execAsPipeline();
       });
       expect(d).to.deep.equal({ ...READ_COUNTS, ...READ_DURATIONS });
+      expectWholeHistogram(await metrics.scrape(), 'hget');
     });
 
     it('counts every command of a MULTI / EXEC transaction from the EXEC reply', async function () {
@@ -485,6 +487,16 @@ describe('@vigil/instrumentation-redis: commands, against the real Redis server'
     });
   });
 });
+
+/** The duration histogram of an operation is whole: its +Inf bucket holds every observation, and the sum is plausible. */
+function expectWholeHistogram(text: string, operation: string): void {
+  const count = sampleValue(text, 'cache_operation_duration_seconds_count', { operation });
+  const inf = sampleValue(text, 'cache_operation_duration_seconds_bucket', { operation, le: '+Inf' });
+  const sum = sampleValue(text, 'cache_operation_duration_seconds_sum', { operation });
+  expect(count, `${operation} count`).to.be.above(0);
+  expect(inf, `${operation} +Inf bucket`).to.equal(count);
+  expect(sum, `${operation} sum`).to.be.above(0).and.below(count! * 10);
+}
 
 async function expectRejection(p: Promise<unknown>, message: RegExp): Promise<void> {
   try {
