@@ -105,3 +105,4 @@ export { log, logOnce, setLogLevel } from './log';
 export type { LogLevel } from './log';
 export { booleanSetting, choiceSetting, listSetting, numberSetting, stringSetting } from './settings';
 export type { NumberRule } from './settings';
+export { BoundedValues, identValue, nameValue, OTHER, truncate } from './label-values';

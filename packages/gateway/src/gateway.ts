@@ -17,7 +17,8 @@ import {
 } from '@vigil/catalog';
 import { channelBoard, statusCode } from './channels';
 import { endWithThrown, observedFetch, type FetchDeps } from './fetch';
-import { BoundedSets, codeValue, nameValue, normalizeErrorMessage } from './labels';
+import { BoundedValues, nameValue } from '@vigil/catalog';
+import { codeValue, normalizeErrorMessage } from './labels';
 import { ModelRequestImpl, type BaseAttributes, type RequestSink } from './request';
 import type { ChannelInfo, ChannelStatus, GatewayMetricsOptions, ModelRequest, ModelRequestMeta, TrackOptions } from './types';
 import { VERSION } from './version';
@@ -50,10 +51,10 @@ export class GatewayMetrics {
   readonly siteId: string;
   private readonly sink: RequestSink;
   private readonly board: ReturnType<typeof channelBoard>;
-  private readonly channels = new BoundedSets('channel_id', 1000);
-  private readonly models: BoundedSets;
-  private readonly messages: BoundedSets;
-  private readonly codes = new BoundedSets('error_code', 100);
+  private readonly channels = new BoundedValues('channel_id', 1000);
+  private readonly models: BoundedValues;
+  private readonly messages: BoundedValues;
+  private readonly codes = new BoundedValues('error_code', 100);
   private readonly messageLength: number;
   private readonly attrs = new Map<string, BaseAttributes>();
   private readonly deps: FetchDeps;
@@ -62,8 +63,8 @@ export class GatewayMetrics {
     const meter: Meter = options.meter ?? (options.meterProvider ?? metrics.getMeterProvider()).getMeter(SCOPE, VERSION);
     this.siteId = nameValue(stringSetting('SITE_ID', options.siteId, 'default'), 'default', 64);
     this.messageLength = numberSetting('VIGIL_GATEWAY_ERROR_MESSAGE_LENGTH', options.errorMessageLength, 100, { min: 8, max: 1000, integer: true });
-    this.messages = new BoundedSets('error_message', numberSetting('VIGIL_GATEWAY_MAX_ERROR_MESSAGES', options.maxErrorMessages, 20, { min: 1, integer: true }));
-    this.models = new BoundedSets('model_name', numberSetting('VIGIL_GATEWAY_MAX_MODELS_PER_CHANNEL', options.maxModelsPerChannel, 100, { min: 1, integer: true }));
+    this.messages = new BoundedValues('error_message', numberSetting('VIGIL_GATEWAY_MAX_ERROR_MESSAGES', options.maxErrorMessages, 20, { min: 1, integer: true }));
+    this.models = new BoundedValues('model_name', numberSetting('VIGIL_GATEWAY_MAX_MODELS_PER_CHANNEL', options.maxModelsPerChannel, 100, { min: 1, integer: true }));
     this.board = channelBoard(options.registry ?? leanRegistry());
     this.sink = {
       active: createUpDownCounter(meter, newApiActiveRequests),
@@ -76,8 +77,8 @@ export class GatewayMetrics {
       failure: (channelId, model, failure) => {
         const d = describe(failure);
         return {
-          code: this.codes.get('', codeValue(d.code)),
-          message: this.messages.get(`${channelId}\u0000${model}`, normalizeErrorMessage(d.message, this.messageLength)),
+          code: this.codes.get(codeValue(d.code)),
+          message: this.messages.get(normalizeErrorMessage(d.message, this.messageLength), `${channelId}\u0000${model}`),
         };
       },
     };
@@ -90,10 +91,10 @@ export class GatewayMetrics {
   }
 
   private attributes(meta: ModelRequestMeta | undefined): BaseAttributes {
-    const channelId = this.channels.get('', nameValue(meta?.channelId, 'unknown', 64));
-    const channelName = nameValue(meta?.channelName, 'unknown');
+    const channelId = this.channels.get(nameValue(meta?.channelId, 'unknown', 64));
+    const channelName = nameValue(meta?.channelName, 'unknown', 100);
     const channelType = nameValue(meta?.channelType, 'unknown', 64);
-    const model = this.models.get(channelId, nameValue(meta?.model, 'unknown'));
+    const model = this.models.get(nameValue(meta?.model, 'unknown', 100), channelId);
     const key = `${channelId}\u0000${channelName}\u0000${channelType}\u0000${model}`;
     let a = this.attrs.get(key);
     if (a === undefined) {
@@ -157,7 +158,7 @@ export class GatewayMetrics {
         return;
       }
       const id = nameValue(channel?.channelId, 'unknown', 64);
-      this.board.set(this, this.siteId, id, nameValue(channel?.channelName, 'unknown'), nameValue(channel?.channelType, 'unknown', 64), code);
+      this.board.set(this, this.siteId, id, nameValue(channel?.channelName, 'unknown', 100), nameValue(channel?.channelType, 'unknown', 64), code);
     } catch (e) {
       logOnce('gateway:channel-status-failed', 'warn', `recording a channel status failed: ${String(e)}`);
     }

@@ -1,54 +1,10 @@
 // Bounded label values for the gateway metrics (DESIGN principle 4).
-import { logOnce } from '@vigil/catalog';
-
-export const OTHER = 'other';
-
-export function truncate(s: string, max: number): string {
-  if (s.length <= max) return s;
-  let cut = s.slice(0, max);
-  const last = cut.charCodeAt(cut.length - 1);
-  if (last >= 0xd800 && last <= 0xdbff) cut = cut.slice(0, -1);
-  return cut;
-}
-
-/** A name given by code or config (channel name, model): control characters out, whitespace collapsed, truncated. */
-export function nameValue(v: unknown, fallback: string, max = 100): string {
-  if (v === undefined || v === null) return fallback;
-  const s = truncate(String(v).replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\s+/g, ' ').trim(), max);
-  return s === '' ? fallback : s;
-}
+import { identValue, truncate } from '@vigil/catalog';
 
 /** An error code: an HTTP status or an identifier, [A-Za-z0-9_.:-] only, at most 40 characters. */
 export function codeValue(v: unknown): string {
   if (typeof v === 'number') return Number.isFinite(v) ? String(Math.trunc(v)) : 'unknown';
-  if (v === undefined || v === null) return 'unknown';
-  const s = truncate(String(v).replace(/[^A-Za-z0-9_.:-]+/g, '_').replace(/^_+|_+$/g, ''), 40);
-  return s === '' ? 'unknown' : s;
-}
-
-/** At most `limit` distinct values per key (per channel, per channel and model); later new values become "other". */
-export class BoundedSets {
-  private readonly sets = new Map<string, Set<string>>();
-  constructor(
-    private readonly what: string,
-    private readonly limit: number,
-    private readonly maxKeys = 10_000,
-  ) {}
-
-  get(key: string, value: string): string {
-    let set = this.sets.get(key);
-    if (set === undefined) {
-      if (this.sets.size >= this.maxKeys) return OTHER;
-      this.sets.set(key, (set = new Set()));
-    }
-    if (set.has(value)) return value;
-    if (set.size < this.limit) {
-      set.add(value);
-      return value;
-    }
-    logOnce(`gateway:bounded:${this.what}`, 'warn', `${this.what} reached ${this.limit} distinct values for one channel; further new ones are recorded as "${OTHER}"`);
-    return OTHER;
-  }
+  return identValue(v, 'unknown', 40);
 }
 
 // Order matters: whole structures (URLs, emails, UUIDs, times) before the
