@@ -154,8 +154,9 @@ interface ScrapeJob {
 /**
  * prometheus/prometheus.yml for this test, written to `dir` with copies of the
  * rule files beside it, so its rule_files entries (alerts/*.yml, rules/*.yml)
- * stay exactly the repository's. Differences: 1 s scrape and evaluation
- * intervals; the targets are this machine's processes (ai-gateway -> the demo's
+ * stay exactly the repository's. Differences: 2 s scrape interval and timeout
+ * (a busy test machine can take more than 1 s to answer a scrape), 1 s rule
+ * evaluation; the targets are this machine's processes (ai-gateway -> the demo's
  * metrics port, prometheus -> this Prometheus, alertmanager -> this
  * Alertmanager); the alert-relay job is left out (the relay is not part of this
  * test; packages/alert-relay has its own end-to-end test with Alertmanager);
@@ -188,10 +189,10 @@ export function derivePrometheusConfig(dir: string, targets: { gateway: string; 
   const targetOf: Record<string, string> = { 'ai-gateway': targets.gateway, prometheus: targets.prometheus, alertmanager: targets.alertmanager };
   const jobs = (repo.scrape_configs as ScrapeJob[])
     .filter((j) => j.job_name in targetOf)
-    .map((j) => ({ ...j, scrape_interval: '1s', scrape_timeout: '1s', static_configs: [{ targets: [targetOf[j.job_name]!] }] }));
+    .map((j) => ({ ...j, scrape_interval: '2s', scrape_timeout: '2s', static_configs: [{ targets: [targetOf[j.job_name]!] }] }));
   const config = {
     ...repo,
-    global: { ...repo.global, scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s' },
+    global: { ...repo.global, scrape_interval: '2s', scrape_timeout: '2s', evaluation_interval: '1s' },
     alerting: { alertmanagers: [{ static_configs: [{ targets: [targets.alertmanager] }] }] },
     scrape_configs: jobs,
   };
