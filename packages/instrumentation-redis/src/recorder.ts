@@ -192,7 +192,13 @@ export class Recorder {
    * first, so it touches each series once.
    */
   tally(op: OpInfo, reply: unknown, keys: number, isError: boolean): void {
-    if (op.tCommands++ === 0) this.touched.push(op);
+    if (op.tCommands === 0) this.touched.push(op);
+    this.classify(op, reply, keys, isError);
+  }
+
+  /** Adds one command's result to op's tally. */
+  private classify(op: OpInfo, reply: unknown, keys: number, isError: boolean): void {
+    op.tCommands++;
     if (isError) {
       op.tError++;
       return;
@@ -229,34 +235,43 @@ export class Recorder {
   /** Publishes the tally: every command in it took `seconds`. */
   flush(seconds: number): void {
     const touched = this.touched;
-    for (let i = 0; i < touched.length; i++) {
-      const op = touched[i]!;
-      if (op.tHit > 0) (op.hit ?? this.series(op, 'hit')).value += op.tHit;
-      if (op.tMiss > 0) (op.miss ?? this.series(op, 'miss')).value += op.tMiss;
-      if (op.tSuccess > 0) (op.success ?? this.series(op, 'success')).value += op.tSuccess;
-      if (op.tError > 0) (op.error ?? this.series(op, 'error')).value += op.tError;
-      this.observe(op, seconds, op.tCommands);
-      op.tHit = op.tMiss = op.tSuccess = op.tError = op.tCommands = 0;
-    }
+    for (let i = 0; i < touched.length; i++) this.publish(touched[i]!, seconds);
     touched.length = 0;
+  }
+
+  private publish(op: OpInfo, seconds: number): void {
+    if (op.tHit > 0) (op.hit ?? this.series(op, 'hit')).value += op.tHit;
+    if (op.tMiss > 0) (op.miss ?? this.series(op, 'miss')).value += op.tMiss;
+    if (op.tSuccess > 0) (op.success ?? this.series(op, 'success')).value += op.tSuccess;
+    if (op.tError > 0) (op.error ?? this.series(op, 'error')).value += op.tError;
+    this.observe(op, seconds, op.tCommands);
+    op.tHit = op.tMiss = op.tSuccess = op.tError = op.tCommands = 0;
+  }
+
+  /** Counts one command on its own (outside a batch's tally). */
+  one(op: OpInfo, reply: unknown, keys: number, isError: boolean, seconds: number): void {
+    if (op.tCommands !== 0) {
+      // A batch is being tallied (never the case: counting is synchronous); keep both right.
+      this.tally(op, reply, keys, isError);
+      return;
+    }
+    this.classify(op, reply, keys, isError);
+    this.publish(op, seconds);
   }
 
   /** Counts one command. */
   reply(op: OpInfo, reply: unknown, keys: number, seconds: number): void {
-    this.tally(op, reply, keys, false);
-    this.flush(seconds);
+    this.one(op, reply, keys, false, seconds);
   }
 
   /** Counts one failed command. */
   error(op: OpInfo, seconds: number): void {
-    this.tally(op, undefined, 0, true);
-    this.flush(seconds);
+    this.one(op, undefined, 0, true, seconds);
   }
 
   /** Counts one command of a single-command wrapper. */
   settle(rec: Rec, reply: unknown, failed: boolean, end: number): void {
-    this.tally(rec.op, reply, rec.keys, failed);
-    this.flush((end - rec.start) / 1000);
+    this.one(rec.op, reply, rec.keys, failed, (end - rec.start) / 1000);
   }
 
   /**
