@@ -45,8 +45,19 @@ describe('reliability: the metrics server under hostile clients', function () {
   });
 
   it('an oversized request header gets 431 and the server keeps answering', async function () {
-    const res = await request(app.metricsPort, '/metrics', { headers: { authorization: `Bearer ${TOKEN}`, 'x-big': 'a'.repeat(64 * 1024) } });
-    expect(res.status).to.equal(431);
+    // A raw socket: the server answers 431 and closes while a big request may still be arriving, which an HTTP client
+    // reports as ECONNRESET before it reads the answer. The header is just over Node's 16 KiB limit so it is read whole.
+    for (let i = 0; i < 5; i++) {
+      const answer = await new Promise<string>((resolve) => {
+        const s = connect(app.metricsPort, '127.0.0.1');
+        let got = '';
+        s.on('data', (c: Buffer) => (got += c.toString('latin1')));
+        s.on('error', () => resolve(got));
+        s.on('close', () => resolve(got));
+        s.end(`GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${TOKEN}\r\nX-Big: ${'a'.repeat(17 * 1024)}\r\n\r\n`);
+      });
+      expect(answer.split('\r\n')[0]).to.equal('HTTP/1.1 431 Request Header Fields Too Large');
+    }
     const ok = await request(app.metricsPort, '/metrics', { headers: { authorization: `Bearer ${TOKEN}` } });
     expect(ok.status).to.equal(200);
   });
