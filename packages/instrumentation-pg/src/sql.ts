@@ -57,7 +57,9 @@ export interface StatementInfo {
 }
 
 const MAX_SCAN_CHARS = 256 * 1024;
-const MAX_TOKENS = 20_000;
+const MAX_TOKENS = 5_000;
+/** Longest unquoted word kept (PostgreSQL names are at most 63 bytes). */
+const MAX_WORD = 256;
 const MAX_DEPTH = 8;
 
 const enum Tok {
@@ -78,15 +80,21 @@ const enum Tok {
 function isIdentStart(c: number): boolean {
   return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || c >= 128;
 }
-function isIdentPart(c: number): boolean {
-  return isIdentStart(c) || (c >= 48 && c <= 57) || c === 36;
-}
 function isDigit(c: number): boolean {
   return c >= 48 && c <= 57;
 }
 function isSpace(c: number): boolean {
   return c === 32 || (c >= 9 && c <= 13);
 }
+
+// Runs of one character class, matched natively (sticky: from lastIndex only; linear, no backtracking).
+const SPACES = /[ \t\n\v\f\r]*/y;
+const DIGITS = /[0-9]*/y;
+const IDENT_PART = /[A-Za-z0-9_$\u0080-\uffff]*/y;
+const TAG_PART = /[A-Za-z0-9_\u0080-\uffff]*/y;
+const NUMBER_PART = /[0-9A-Za-z_.]*/y;
+const SINGLE_QUOTES = /'*/y;
+const DOUBLE_QUOTES = /"*/y;
 
 /** Shared budget of one analysis. */
 interface Budget {
@@ -98,6 +106,9 @@ interface Budget {
 class Lexer {
   private pos: number;
   private pushedBack = false;
+  /** Next \n / \r at or after the current comment (-1: none left; -2: not searched yet). */
+  private lf = -2;
+  private cr = -2;
   type: Tok = Tok.End;
   value = '';
   /** Start and end offsets of the current token. */
@@ -128,6 +139,19 @@ class Lexer {
     this.pushedBack = true;
   }
 
+  /** Index of str at or after from that ends within the limit, or -1 (native search: fast even before the JIT warms up). */
+  private find(str: string, from: number): number {
+    const i = this.text.indexOf(str, from);
+    return i < 0 || i + str.length > this.limit ? -1 : i;
+  }
+
+  /** End of the run of characters matching a sticky pattern from p, within the limit. */
+  private run(re: RegExp, p: number): number {
+    re.lastIndex = p;
+    re.test(this.text);
+    return Math.min(re.lastIndex, this.limit);
+  }
+
   next(): Tok {
     if (this.pushedBack) {
       this.pushedBack = false;
@@ -139,26 +163,40 @@ class Lexer {
     let p = this.pos;
     // Whitespace and comments.
     for (;;) {
-      while (p < n && isSpace(s.charCodeAt(p))) p++;
+      if (p < n && isSpace(s.charCodeAt(p))) p = this.run(SPACES, p);
       if (p + 1 < n && s.charCodeAt(p) === 45 && s.charCodeAt(p + 1) === 45) {
-        p += 2;
-        while (p < n && s.charCodeAt(p) !== 10 && s.charCodeAt(p) !== 13) p++;
+        // Comments count against the token budget like tokens, so a wall of them stays bounded.
+        if (--this.budget.tokens < 0) return (this.type = Tok.End);
+        // -- to the end of the line (the next \n and \r are remembered: many comments, one search each)
+        if (this.lf !== -1 && this.lf < p) this.lf = this.find('\n', p);
+        if (this.cr !== -1 && this.cr < p) this.cr = this.find('\r', p);
+        const lf = this.lf;
+        const cr = this.cr;
+        p = lf < 0 ? (cr < 0 ? n : cr) : cr < 0 ? lf : Math.min(lf, cr);
         continue;
       }
       if (p + 1 < n && s.charCodeAt(p) === 47 && s.charCodeAt(p + 1) === 42) {
+        // /* ... */, nested as PostgreSQL nests them
         p += 2;
         let depth = 1;
-        while (p < n && depth > 0) {
-          const c = s.charCodeAt(p);
-          if (c === 42 && p + 1 < n && s.charCodeAt(p + 1) === 47) {
-            depth--;
-            p += 2;
-          } else if (c === 47 && p + 1 < n && s.charCodeAt(p + 1) === 42) {
+        let open = this.find('/*', p);
+        while (depth > 0) {
+          const close = this.find('*/', p);
+          // Each nesting step counts against the token budget, so a wall of "/*" stays bounded.
+          if (close < 0 || --this.budget.tokens < 0) break;
+          if (open >= 0 && open < close) {
             depth++;
-            p += 2;
-          } else p++;
+            p = open + 2;
+          } else {
+            depth--;
+            p = close + 2;
+          }
+          if (open >= 0 && open < p) open = this.find('/*', p);
         }
-        if (depth > 0) this.budget.broken = true;
+        if (depth > 0) {
+          this.budget.broken = true;
+          p = n;
+        }
         continue;
       }
       break;
@@ -186,74 +224,65 @@ class Lexer {
       type = Tok.Dot;
       p++;
     } else if (c === 39) {
-      p = this.skipString(p + 1, false);
+      p = this.skipString(p + 1);
     } else if ((c === 69 || c === 101) && p + 1 < n && s.charCodeAt(p + 1) === 39) {
       // E'...': backslash escapes.
-      p = this.skipString(p + 2, true);
+      p = this.skipEscapeString(p + 2);
     } else if (c === 34) {
-      // "quoted identifier" with "" for a quote.
+      // "quoted identifier" with "" for a quote: a run of k quotes is k/2 quotes of the name when k
+      // is even, and ends the name when k is odd.
       let v = '';
-      let q = p + 1;
-      let from = q;
+      let from = p + 1;
       let closed = false;
-      while (q < n) {
-        if (s.charCodeAt(q) === 34) {
-          if (q + 1 < n && s.charCodeAt(q + 1) === 34) {
-            v += s.slice(from, q + 1);
-            q += 2;
-            from = q;
-            continue;
-          }
-          v += s.slice(from, q);
+      for (;;) {
+        const q = this.find('"', from);
+        if (q < 0) break;
+        const k = this.run(DOUBLE_QUOTES, q) - q;
+        v += s.slice(from, q) + '"'.repeat(k >> 1);
+        if (k & 1) {
           closed = true;
-          q++;
+          p = q + k;
           break;
         }
-        q++;
+        from = q + k;
       }
-      p = q;
       if (closed) {
         type = Tok.QIdent;
         this.value = v;
       } else {
         // An unterminated identifier runs to the end: nothing after it can be read.
         this.budget.broken = true;
+        p = n;
       }
     } else if (c === 36) {
       // $1 parameter, or $tag$ ... $tag$ dollar quote, or a lone $ (operator).
       if (p + 1 < n && isDigit(s.charCodeAt(p + 1))) {
-        p += 2;
-        while (p < n && isDigit(s.charCodeAt(p))) p++;
+        p = this.run(DIGITS, p + 1);
       } else {
         let q = p + 1;
-        if (q < n && isIdentStart(s.charCodeAt(q))) {
-          q++;
-          while (q < n && isIdentPart(s.charCodeAt(q)) && s.charCodeAt(q) !== 36) q++;
-        }
+        if (q < n && isIdentStart(s.charCodeAt(q))) q = this.run(TAG_PART, q + 1);
         if (q < n && s.charCodeAt(q) === 36) {
           const tag = s.slice(p, q + 1);
-          const close = s.indexOf(tag, q + 1);
-          if (close < 0 || close + tag.length > n) {
+          const close = this.find(tag, q + 1);
+          if (close < 0) {
             this.budget.broken = true;
             p = n;
           } else p = close + tag.length;
         } else p++;
       }
     } else if (isIdentStart(c)) {
-      let q = p + 1;
-      while (q < n && isIdentPart(s.charCodeAt(q))) q++;
+      const q = this.run(IDENT_PART, p + 1);
       type = Tok.Word;
-      this.value = s.slice(p, q).toLowerCase();
+      // A name longer than any label can hold is read as '' (no keyword, never a valid table).
+      this.value = q - p <= MAX_WORD ? s.slice(p, q).toLowerCase() : '';
       p = q;
     } else if (isDigit(c) || c === 46) {
-      let q = p + 1;
-      while (q < n) {
-        const d = s.charCodeAt(q);
-        if (isDigit(d) || d === 46 || d === 95 || (d >= 97 && d <= 122) || (d >= 65 && d <= 90)) q++;
-        else if ((d === 43 || d === 45) && (s.charCodeAt(q - 1) | 32) === 101) q++; // 1e+5
-        else break;
+      p = this.run(NUMBER_PART, p + 1);
+      // 1e+5, 2.5E-3: one signed exponent.
+      const sign = p < n ? s.charCodeAt(p) : 0;
+      if ((sign === 43 || sign === 45) && (s.charCodeAt(p - 1) | 32) === 101 && p + 1 < n && isDigit(s.charCodeAt(p + 1))) {
+        p = this.run(NUMBER_PART, p + 1);
       }
-      p = q;
     } else {
       // One operator character (+ - * / < > = ~ ! @ # % ^ & | ` ? : [ ] ...).
       p++;
@@ -262,26 +291,42 @@ class Lexer {
     return (this.type = type);
   }
 
-  private skipString(p: number, backslashEscapes: boolean): number {
-    const s = this.text;
-    const n = this.limit;
-    while (p < n) {
-      const c = s.charCodeAt(p);
-      if (c === 92 && backslashEscapes) {
-        p += 2;
+  /** After the opening quote of '...': the end of the literal ('' is a quote). */
+  private skipString(p: number): number {
+    for (;;) {
+      const q = this.find("'", p);
+      if (q < 0) {
+        this.budget.broken = true;
+        return this.limit;
+      }
+      // A run of k quotes: k even is k/2 quotes inside the literal, k odd ends it.
+      const k = this.run(SINGLE_QUOTES, q) - q;
+      if (k & 1) return q + k;
+      p = q + k;
+    }
+  }
+
+  /** After the opening quote of E'...': the end of the literal (backslash escapes the next character, '' is a quote). */
+  private skipEscapeString(p: number): number {
+    let q = this.find("'", p);
+    let b = this.find('\\', p);
+    for (;;) {
+      if (q < 0) {
+        this.budget.broken = true;
+        return this.limit;
+      }
+      if (b >= 0 && b < q) {
+        p = b + 2;
+        if (q < p) q = this.find("'", p);
+        b = this.find('\\', p);
         continue;
       }
-      if (c === 39) {
-        if (p + 1 < n && s.charCodeAt(p + 1) === 39) {
-          p += 2;
-          continue;
-        }
-        return p + 1;
-      }
-      p++;
+      const k = this.run(SINGLE_QUOTES, q) - q;
+      if (k & 1) return q + k;
+      p = q + k;
+      q = this.find("'", p);
+      if (b >= 0 && b < p) b = this.find('\\', p);
     }
-    this.budget.broken = true;
-    return n;
   }
 
   /**
