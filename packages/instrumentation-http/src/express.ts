@@ -16,7 +16,7 @@
 // exports the `router` package's Router, whose methods live on Router.prototype.
 // Both are patched through the main module, so an `express4`-style alias or an
 // ESM namespace reaches the same objects.
-import { InstrumentationNodeModuleDefinition } from '@opentelemetry/instrumentation';
+import { InstrumentationNodeModuleDefinition, isWrapped } from '@opentelemetry/instrumentation';
 import { Framework, MountNode, patternText, stateOf, UNKNOWN_PATTERN, type RequestState } from './internal-types';
 import type { Shim } from './shim';
 
@@ -214,14 +214,18 @@ function patchLayerProto(proto: LayerProto | null): void {
   if (typeof proto.handleRequest === 'function') shim.wrap(proto, 'handleRequest', wrapLayerHandle as (o: AnyFn | undefined) => AnyFn);
 }
 
+// Express 5's Router is the `router` package's: both definitions reach the same prototype,
+// so each method is wrapped and unwrapped once only.
 function patchRouterProto(proto: RouterProto, s: Shim): void {
   shim = s;
+  if (isWrapped(proto.use)) return;
   s.wrap(proto, 'use', wrapUse);
   s.wrap(proto, 'route', wrapRoute);
   s.wrap(proto, 'handle', wrapHandle);
 }
 
 function unpatchRouterProto(proto: RouterProto, s: Shim): void {
+  if (!isWrapped(proto.use)) return;
   s.unwrap(proto, 'use');
   s.unwrap(proto, 'route');
   s.unwrap(proto, 'handle');

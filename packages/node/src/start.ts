@@ -1,8 +1,7 @@
-import { diag, DiagLogLevel, metrics, type DiagLogger } from '@opentelemetry/api';
+import { diag, DiagLogLevel, metrics, type Attributes, type DiagLogger } from '@opentelemetry/api';
 import { setGlobalErrorHandler } from '@opentelemetry/core';
 import { registerInstrumentations, type Instrumentation } from '@opentelemetry/instrumentation';
 import {
-  detectResources,
   envDetector,
   hostDetector,
   osDetector,
@@ -61,6 +60,26 @@ function routeDiagnostics(level: ResolvedConfig['logLevel']): void {
   });
 }
 
+/**
+ * The attributes the detectors know right away. Attributes that arrive later (host.id is
+ * read from a file) are left out: a resource with pending attributes makes every early
+ * collection log an error, and start-up must not wait for them.
+ */
+function settledAttributes(detectors: ResourceDetector[]): Attributes {
+  const out: Attributes = {};
+  for (const detector of detectors) {
+    try {
+      for (const [key, value] of Object.entries(detector.detect().attributes ?? {})) {
+        if (value instanceof Promise) value.catch(() => {}); // never an unhandled rejection
+        else if (value !== undefined) out[key] = value;
+      }
+    } catch (err) {
+      logOnce(`detector:${(err as Error)?.message}`, 'warn', `a resource detector failed: ${(err as Error)?.message ?? err}`);
+    }
+  }
+  return out;
+}
+
 /** A promise that settles by `ms` at the latest. */
 function bounded(work: Promise<unknown>, ms: number, what: string): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
@@ -106,7 +125,7 @@ function startEnabled(config: ResolvedConfig, options: VigilOptions): VigilHandl
   const registry = leanRegistry();
   registry.cardinalityLimit = config.cardinalityLimit;
 
-  const detected = detectResources({ detectors: config.resourceDetectors.flatMap((d) => DETECTORS[d] ?? []) });
+  const detected = resourceFromAttributes(settledAttributes(config.resourceDetectors.flatMap((d) => DETECTORS[d] ?? [])));
   const resource = detected.merge(
     resourceFromAttributes({
       ...config.resourceAttributes,
