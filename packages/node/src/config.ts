@@ -1,8 +1,10 @@
 // Resolves VigilOptions into one settled configuration: code option, then
 // environment variable, then documented default. Nothing here throws: a bad
 // value is reported once, naming the setting, and its default is used.
+import { randomBytes } from 'node:crypto';
 import {
   booleanSetting,
+  log,
   choiceSetting,
   listSetting,
   logOnce,
@@ -35,6 +37,7 @@ const TRACES_EXPORTERS: readonly TracesExporterName[] = ['none', 'otlp', 'consol
 const INSTRUMENTATIONS = ['http', 'pg', 'redis'] as const;
 const LOG_LEVELS = ['none', 'error', 'warn', 'info', 'debug', 'verbose', 'all'] as const;
 const DETECTORS = ['env', 'host', 'os', 'process', 'serviceinstance', 'all', 'none'];
+const MAX_CREDENTIAL_LENGTH = 4096;
 const DEFAULT_DETECTORS = ['env', 'host', 'os', 'process', 'serviceinstance'];
 
 /** Parses "k=v,k2=v2" (values percent-decoded, as the OTel spec says); bad pairs are reported and skipped. */
@@ -104,9 +107,13 @@ function otlpEndpoint(options: VigilOptions, protocol: OtlpProtocol): string {
   }
 }
 
+// A credential that was set but cannot be used fails closed: /metrics then refuses every scrape.
 function credentials(name: string, option: string | undefined): string | undefined {
-  const v = stringSetting(name, option, '');
-  return v === '' ? undefined : v;
+  const given = String(option ?? process.env[name] ?? '').trim();
+  if (given === '') return undefined;
+  if (given.length <= MAX_CREDENTIAL_LENGTH) return given;
+  log('error', `${name} is ${given.length} characters long (more than ${MAX_CREDENTIAL_LENGTH}); /metrics refuses every scrape until it is fixed`);
+  return randomBytes(32).toString('hex');
 }
 
 function logLevel(options: VigilOptions): ResolvedConfig['logLevel'] {
