@@ -78,8 +78,10 @@ function kv(value: unknown, field: string): Record<string, string> {
   const o = obj(value, field);
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(o)) {
-    if (typeof v !== 'string') throw new PayloadError(`${field}.${k}: expected a string, got ${short(v)}`);
-    out[k] = v;
+    const key = k.length > 60 ? `${k.slice(0, 60)}…` : k;
+    if (typeof v !== 'string') throw new PayloadError(`${field}.${key}: expected a string, got ${short(v)}`);
+    // defineProperty: a label named __proto__ is a label like any other, not the object's prototype.
+    Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
   }
   return out;
 }
