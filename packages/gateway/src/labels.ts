@@ -11,7 +11,7 @@ export function codeValue(v: unknown): string {
 // numbers inside them; quoted values before ids; numbers last.
 const RULES: ReadonlyArray<readonly [RegExp, string]> = [
   [/\bhttps?:\/\/[^\s"'<>`]+/gi, '<url>'],
-  [/[\w.+-]+@[\w-]+(?:\.[\w-]+)+/g, '<email>'],
+  [/[^\s@"'`<>()[\]]*@[\w-]+(?:\.[\w-]+)+/g, '<email>'],
   [/\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi, '<uuid>'],
   [/\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?/g, '<time>'],
   [/\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b/g, '<ip>'],

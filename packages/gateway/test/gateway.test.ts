@@ -153,6 +153,7 @@ describe('gateway: error_message normalisation', () => {
     ["This model's maximum context length is 8192 tokens", "This model's maximum context length is <n> tokens"],
     ['Incorrect API key provided: sk-proj-AbCdEf123456. You can find your API key at https://platform.openai.com/account/api-keys.', 'Incorrect API key provided: <id>. You can find your API key at <url>'],
     ['request 3f2b8c1e-9a7d-4e2f-b1c3-5d6e7f8a9b0c failed for user bob@example.com at 2025-03-10T12:34:56Z', 'request <uuid> failed for user <email> at <time>'],
+    ['mailbox x!y#z@example.com is full', 'mailbox <email> is full'],
     ['trace 9f86d081884c7d65 from 10.1.2.3:8080', 'trace <hex> from <ip>'],
     ['  multi\n\tline   \r\n message  ', 'multi line message'],
     ['', 'unknown'],
