@@ -80,11 +80,49 @@ export class HistogramSeries extends Series {
   }
 }
 
-type Node<S> = Map<string, Node<S> | S>;
+/**
+ * Label values as small integers, shared by every family of a registry. A value is
+ * interned only when a series that uses it is created, so the table is bounded by the
+ * series (label values that end in the overflow series are never interned).
+ */
+export class LabelInterner {
+  private readonly ids = new Map<string, number>();
+  /** The id of a value, or -1 when no series uses it. */
+  find(value: string): number {
+    const id = this.ids.get(value);
+    return id === undefined ? -1 : id;
+  }
+  /** The id of a value, interning it. */
+  add(value: string): number {
+    let id = this.ids.get(value);
+    if (id === undefined) {
+      id = this.ids.size;
+      this.ids.set(value, id);
+    }
+    return id;
+  }
+  get size(): number {
+    return this.ids.size;
+  }
+}
 
-/** The series of one metric, found by label values through nested Maps. */
+const EMPTY = -1;
+
+/**
+ * The series of one metric, found by label values: each value becomes its interned id
+ * (one lookup in the registry's small, hot table of label values), and the ids find the
+ * series in an open-addressing table of Int32 keys. A lookup touches a handful of cache
+ * lines however many series there are, where a tree of Maps (one per label) touched one
+ * Map per level, which a busy server has evicted from the cache between two requests.
+ */
 export abstract class LeanFamily<S extends Series> {
-  private readonly root: Node<S> = new Map();
+  private readonly depth: number;
+  private readonly interner: LabelInterner;
+  // slot i: label ids at keys[i * depth ..], its series at slots[i] (undefined: empty)
+  private keys: Int32Array;
+  private slots: (S | undefined)[];
+  private mask: number;
+  private readonly scratch: Int32Array;
   private single: S | undefined;
   private overflowSeries: S | undefined;
   /** Every live series, for collection. */
@@ -94,32 +132,81 @@ export abstract class LeanFamily<S extends Series> {
     readonly entry: RecordedEntry,
     readonly scope: LeanScope,
     private readonly registry: LeanRegistry,
-  ) {}
+  ) {
+    this.depth = entry.labels.length;
+    this.interner = registry.interner;
+    this.scratch = new Int32Array(Math.max(1, this.depth));
+    this.mask = 15;
+    this.keys = new Int32Array(16 * Math.max(1, this.depth)).fill(EMPTY);
+    this.slots = new Array<S | undefined>(16).fill(undefined);
+  }
 
   protected abstract create(attributes: Attributes): S;
 
   /** The series for these label values (in the entry's label order), created on first use. */
   get(values: LabelValues): S {
-    const depth = this.entry.labels.length;
+    const depth = this.depth;
     if (depth === 0) return (this.single ??= this.adopt(this.create({})));
-    let node = this.root;
-    for (let i = 0; i < depth - 1; i++) {
-      let next = node.get(values[i]!) as Node<S> | undefined;
-      if (next === undefined) {
-        if (this.series.length >= this.registry.cardinalityLimit) return this.overflow();
-        next = new Map();
-        node.set(values[i]!, next);
-      }
-      node = next;
+    const ids = this.scratch;
+    const interner = this.interner;
+    let h = 0x811c9dc5 | 0;
+    for (let i = 0; i < depth; i++) {
+      const id = interner.find(values[i]!);
+      if (id === EMPTY) return this.miss(values);
+      ids[i] = id;
+      h = Math.imul(h ^ id, 0x01000193);
     }
-    const found = node.get(values[depth - 1]!) as S | undefined;
-    if (found !== undefined) return found;
+    const keys = this.keys;
+    const mask = this.mask;
+    for (let slot = (h ^ (h >>> 15)) & mask; ; slot = (slot + 1) & mask) {
+      const s = this.slots[slot];
+      if (s === undefined) return this.miss(values);
+      let k = slot * depth;
+      let i = 0;
+      while (i < depth && keys[k] === ids[i]) {
+        i++;
+        k++;
+      }
+      if (i === depth) return s;
+    }
+  }
+
+  /** A label set without a series: create it, or the overflow series past the limit. */
+  private miss(values: LabelValues): S {
     if (this.series.length >= this.registry.cardinalityLimit) return this.overflow();
+    const depth = this.depth;
     const attributes: Attributes = {};
     for (let i = 0; i < depth; i++) attributes[this.entry.labels[i]!] = String(values[i]);
     const s = this.adopt(this.create(attributes));
-    node.set(values[depth - 1]!, s);
+    const ids = this.scratch;
+    for (let i = 0; i < depth; i++) ids[i] = this.interner.add(values[i]!);
+    if ((this.series.length + 1) * 2 > this.slots.length) this.grow();
+    this.insert(ids, s);
     return s;
+  }
+
+  private insert(ids: Int32Array, s: S): void {
+    const depth = this.depth;
+    let h = 0x811c9dc5 | 0;
+    for (let i = 0; i < depth; i++) h = Math.imul(h ^ ids[i]!, 0x01000193);
+    let slot = (h ^ (h >>> 15)) & this.mask;
+    while (this.slots[slot] !== undefined) slot = (slot + 1) & this.mask;
+    this.slots[slot] = s;
+    this.keys.set(ids.subarray(0, depth), slot * depth);
+  }
+
+  private grow(): void {
+    const depth = this.depth;
+    const oldKeys = this.keys;
+    const oldSlots = this.slots;
+    const size = oldSlots.length * 2;
+    this.mask = size - 1;
+    this.keys = new Int32Array(size * depth).fill(EMPTY);
+    this.slots = new Array<S | undefined>(size).fill(undefined);
+    for (let slot = 0; slot < oldSlots.length; slot++) {
+      const s = oldSlots[slot];
+      if (s !== undefined) this.insert(oldKeys.subarray(slot * depth, slot * depth + depth), s);
+    }
   }
 
   private adopt(s: S): S {
@@ -129,7 +216,9 @@ export abstract class LeanFamily<S extends Series> {
 
   /** Drops every series (for tests and for resets after fork). */
   clear(): void {
-    this.root.clear();
+    this.mask = 15;
+    this.keys = new Int32Array(16 * Math.max(1, this.depth)).fill(EMPTY);
+    this.slots = new Array<S | undefined>(16).fill(undefined);
     this.series.length = 0;
     this.single = this.overflowSeries = undefined;
   }
@@ -224,6 +313,8 @@ export class LeanHistogramFamily extends LeanFamily<HistogramSeries> {
 export class LeanRegistry implements MetricProducer {
   /** Series per metric before new label sets fold into the overflow series. */
   cardinalityLimit = DEFAULT_CARDINALITY_LIMIT;
+  /** Label values of every family's series, as small integers. */
+  readonly interner = new LabelInterner();
   private readonly families = new Map<string, LeanFamily<Series>>();
   private readonly overflows: LeanValueFamily;
 

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import fc from 'fast-check';
 import { PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { emptyResource } from '@opentelemetry/resources';
 import { DataPointType } from '@opentelemetry/sdk-metrics';
@@ -86,5 +87,62 @@ describe('lean accumulators', () => {
     const r = new LeanRegistry();
     expect(r.values(httpRequestsTotal, scope)).to.equal(r.values(httpRequestsTotal, scope));
     expect(() => r.values(httpRequestDurationSeconds, scope)).to.throw(/histogram/);
+  });
+});
+
+describe('lean families: finding series', () => {
+  it('find the same series for the same label values and a new one for new values, whatever the order, array reuse or string identity (model check)', async () => {
+    const value = fc.constantFrom('GET', 'POST', '/', '/users/:id', '/a', 'b', '200', '404', 'user', 'anonymous', '', 'x'.repeat(40));
+    const tuple = fc.tuple(value, value, value, value);
+    await fc.assert(
+      fc.asyncProperty(fc.array(tuple, { minLength: 1, maxLength: 300 }), fc.integer({ min: 1, max: 400 }), async (tuples, limit) => {
+        const r = new LeanRegistry();
+        r.cardinalityLimit = limit;
+        const family = r.values(httpRequestsTotal, scope);
+        const model = new Map<string, unknown>();
+        let overflowed = 0;
+        const scratch = ['', '', '', ''];
+        for (const t of tuples) {
+          // a reused scratch array, and strings that are equal but not the same object
+          for (let i = 0; i < 4; i++) scratch[i] = `${t[i]!}`.slice(0);
+          const s = family.get(scratch);
+          const key = JSON.stringify(t);
+          const known = model.get(key);
+          if (known !== undefined) {
+            expect(s).to.equal(known);
+          } else if (model.size < limit) {
+            expect([...model.values()]).to.not.include(s);
+            expect(s.attributes).to.deep.equal({ method: t[0], endpoint: t[1], status_code: t[2], user_role: t[3] });
+            model.set(key, s);
+          } else {
+            expect(s.attributes).to.deep.equal({ otel_metric_overflow: 'true' });
+            overflowed++;
+          }
+          s.add(1);
+        }
+        expect(family.series.length).to.equal(model.size + (overflowed > 0 ? 1 : 0));
+        // every measurement past the limit is counted
+        const text = await exposition(r);
+        const counted = /^vigil_metric_overflow_total\{metric="http_requests_total"\} (\d+)$/m.exec(text);
+        expect(counted ? Number(counted[1]) : 0).to.equal(overflowed);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('keeps finding every series as the table grows to many thousands, and starts empty after clear()', () => {
+    const r = new LeanRegistry();
+    r.cardinalityLimit = 100_000;
+    const h = r.histogram(httpRequestDurationSeconds, scope);
+    const made = [];
+    for (let i = 0; i < 20_000; i++) made.push(h.get([i % 2 ? 'GET' : 'POST', `/r/${i}`]));
+    for (let i = 0; i < 20_000; i++) expect(h.get([i % 2 ? 'GET' : 'POST', `/r/${i}`])).to.equal(made[i]);
+    expect(h.series).to.have.length(20_000);
+    h.clear();
+    expect(h.series).to.have.length(0);
+    const again = h.get(['GET', '/r/1']);
+    expect(again).to.not.equal(made[1]);
+    expect(h.get(['GET', '/r/1'])).to.equal(again);
+    expect(h.series).to.have.length(1);
   });
 });
