@@ -133,6 +133,10 @@ function startEnabled(config: ResolvedConfig, options: VigilOptions): VigilHandl
     }),
   );
 
+  // Traces first: the upstream instrumentations must hook module loading before vigil's own
+  // instrumentations are registered, or their patches are never applied.
+  const traces = config.tracesExporter !== 'none' ? startTraces(config, resource) : undefined;
+
   const readers: MetricReader[] = [];
   let server: MetricsServer | undefined;
   if (config.exporters.has('prometheus')) {
@@ -154,7 +158,6 @@ function startEnabled(config: ResolvedConfig, options: VigilOptions): VigilHandl
   const unregister = registerInstrumentations({ instrumentations, meterProvider });
 
   const stopRuntime = config.runtimeMetrics ? startRuntimeMetrics(meterProvider.getMeter('@vigil/node', VERSION)) : () => {};
-  const traces = config.tracesExporter !== 'none' ? startTraces(config, resource) : undefined;
 
   let metricsPort: number | undefined;
   const listening = server?.listen().then((port) => (metricsPort = port));

@@ -52,6 +52,8 @@ export interface OtlpReceiver {
   /** The resource attributes of the last push. */
   resource: Record<string, string>;
   pushes: number;
+  /** Content-Type of each accepted push. */
+  contentTypes: string[];
   /** Answer with this status instead of 200 (e.g. 503). */
   failWith?: number;
   close(): Promise<void>;
@@ -63,12 +65,13 @@ const anyToString = (v: Any | undefined) => String(v?.stringValue ?? v?.intValue
 const attrs = (kvs: Kv[] | undefined) => Object.fromEntries((kvs ?? []).map((kv) => [kv.key, anyToString(kv.value)]));
 
 export function startOtlpReceiver(): Promise<OtlpReceiver> {
-  const receiver: OtlpReceiver = { url: '', points: [], resource: {}, pushes: 0, close: async () => {} };
+  const receiver: OtlpReceiver = { url: '', points: [], resource: {}, pushes: 0, contentTypes: [], close: async () => {} };
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      if (req.url !== '/v1/metrics' || req.headers['content-type'] !== 'application/x-protobuf') {
+      const type = req.headers['content-type'];
+      if (req.url !== '/v1/metrics' || (type !== 'application/x-protobuf' && type !== 'application/json')) {
         res.writeHead(415).end();
         return;
       }
@@ -76,7 +79,11 @@ export function startOtlpReceiver(): Promise<OtlpReceiver> {
         res.writeHead(receiver.failWith).end();
         return;
       }
-      const msg = Request.toObject(Request.decode(Buffer.concat(chunks)), { longs: Number, defaults: false }) as {
+      const body = Buffer.concat(chunks);
+      // OTLP/JSON uses the protobuf JSON mapping: the same field names, 64-bit numbers as strings.
+      const msg = (type === 'application/json'
+        ? JSON.parse(body.toString('utf8'), (_k, v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v))
+        : Request.toObject(Request.decode(body), { longs: Number, defaults: false })) as {
         resourceMetrics?: Array<{ resource?: { attributes?: Kv[] }; scopeMetrics?: Array<{ metrics?: Array<Record<string, any>> }> }>;
       };
       receiver.pushes++;
@@ -100,7 +107,8 @@ export function startOtlpReceiver(): Promise<OtlpReceiver> {
           }
         }
       }
-      res.writeHead(200, { 'Content-Type': 'application/x-protobuf' }).end();
+      receiver.contentTypes.push(type);
+      res.writeHead(200, { 'Content-Type': type }).end(type === 'application/json' ? '{}' : undefined);
     });
   });
   return new Promise((resolve) =>

@@ -211,6 +211,17 @@ describe('preloaded apps (node --require / --import @vigil/node/register)', func
     }
   });
 
+  it('OTEL_TRACES_EXPORTER=console: upstream OpenTelemetry instrumentations trace, and the metrics still count', async () => {
+    const app = await launch({ script: fixture('plain.js'), env: { OTEL_TRACES_EXPORTER: 'console' } });
+    await hit(app, '/users/9', 2);
+    const text = await scrape(app.metricsPort);
+    expect(sampleValue(text, 'http_requests_total', { method: 'GET', endpoint: '/users/:id', status_code: '200', user_role: 'anonymous' })).to.equal(2);
+    await app.stop('SIGTERM'); // the batch span processor flushes on shutdown
+    const spans = app.stdout().match(/traceId: '[0-9a-f]{32}'/g) ?? [];
+    expect(spans.length, app.stdout().slice(0, 2000)).to.be.at.least(2);
+    expect(app.stdout()).to.include("name: '@opentelemetry/instrumentation-http'");
+  });
+
   it('SIGTERM with an app handler: the app decides when and how it exits', async () => {
     const app = await launch({ script: fixture('own-handler-app.js') });
     expect(await app.stop('SIGTERM')).to.equal(7);
@@ -236,6 +247,23 @@ describe('preloaded apps (node --require / --import @vigil/node/register)', func
 });
 
 describe('the OTLP path', () => {
+  it('http/json carries the same names and labels', async () => {
+    const receiver = await startOtlpReceiver();
+    const app = await startApp({
+      script: fixture('plain.js'),
+      env: { OTEL_METRICS_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: receiver.url, OTEL_METRIC_EXPORT_INTERVAL: '300' },
+    });
+    try {
+      await request(app.port, '/users/3');
+      const point = await waitFor(() => receiver.points.find((p) => p.metric === 'http_requests_total' && p.value === 1), 10_000);
+      expect(point.attributes).to.deep.equal({ method: 'GET', endpoint: '/users/:id', status_code: '200', user_role: 'anonymous' });
+      expect(receiver.contentTypes[0]).to.equal('application/json');
+    } finally {
+      await app.stop('SIGKILL');
+      await receiver.close();
+    }
+  });
+
   it('pushes the same names, label keys and values as the Prometheus endpoint', async () => {
     
     const receiver = await startOtlpReceiver();
