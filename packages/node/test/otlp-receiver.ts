@@ -64,6 +64,34 @@ type Kv = { key: string; value?: Any };
 const anyToString = (v: Any | undefined) => String(v?.stringValue ?? v?.intValue ?? v?.doubleValue ?? v?.boolValue ?? '');
 const attrs = (kvs: Kv[] | undefined) => Object.fromEntries((kvs ?? []).map((kv) => [kv.key, anyToString(kv.value)]));
 
+type Decoded = {
+  resourceMetrics?: Array<{ resource?: { attributes?: Kv[] }; scopeMetrics?: Array<{ metrics?: Array<Record<string, any>> }> }>;
+};
+
+function record(receiver: OtlpReceiver, msg: Decoded): void {
+  receiver.pushes++;
+  for (const rm of msg.resourceMetrics ?? []) {
+    receiver.resource = attrs(rm.resource?.attributes);
+    for (const sm of rm.scopeMetrics ?? []) {
+      for (const m of sm.metrics ?? []) {
+        const type = m.gauge ? 'gauge' : m.sum ? 'sum' : 'histogram';
+        for (const dp of m[type]?.dataPoints ?? []) {
+          receiver.points.push({
+            metric: m.name,
+            type,
+            monotonic: m.sum?.isMonotonic,
+            attributes: attrs(dp.attributes),
+            value: dp.asDouble ?? dp.asInt,
+            count: dp.count,
+            bucketCounts: dp.bucketCounts,
+            bounds: dp.explicitBounds,
+          });
+        }
+      }
+    }
+  }
+}
+
 export function startOtlpReceiver(): Promise<OtlpReceiver> {
   const receiver: OtlpReceiver = { url: '', points: [], resource: {}, pushes: 0, contentTypes: [], close: async () => {} };
   const server: Server = createServer((req, res) => {
@@ -83,30 +111,8 @@ export function startOtlpReceiver(): Promise<OtlpReceiver> {
       // OTLP/JSON uses the protobuf JSON mapping: the same field names, 64-bit numbers as strings.
       const msg = (type === 'application/json'
         ? JSON.parse(body.toString('utf8'), (_k, v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v))
-        : Request.toObject(Request.decode(body), { longs: Number, defaults: false })) as {
-        resourceMetrics?: Array<{ resource?: { attributes?: Kv[] }; scopeMetrics?: Array<{ metrics?: Array<Record<string, any>> }> }>;
-      };
-      receiver.pushes++;
-      for (const rm of msg.resourceMetrics ?? []) {
-        receiver.resource = attrs(rm.resource?.attributes);
-        for (const sm of rm.scopeMetrics ?? []) {
-          for (const m of sm.metrics ?? []) {
-            const type = m.gauge ? 'gauge' : m.sum ? 'sum' : 'histogram';
-            for (const dp of m[type]?.dataPoints ?? []) {
-              receiver.points.push({
-                metric: m.name,
-                type,
-                monotonic: m.sum?.isMonotonic,
-                attributes: attrs(dp.attributes),
-                value: dp.asDouble ?? dp.asInt,
-                count: dp.count,
-                bucketCounts: dp.bucketCounts,
-                bounds: dp.explicitBounds,
-              });
-            }
-          }
-        }
-      }
+        : Request.toObject(Request.decode(body), { longs: Number, defaults: false })) as Decoded;
+      record(receiver, msg);
       receiver.contentTypes.push(type);
       res.writeHead(200, { 'Content-Type': type }).end(type === 'application/json' ? '{}' : undefined);
     });
@@ -118,4 +124,38 @@ export function startOtlpReceiver(): Promise<OtlpReceiver> {
       resolve(receiver);
     }),
   );
+}
+
+/** The same stand-in over OTLP/gRPC: the collector's MetricsService/Export method. */
+export async function startOtlpGrpcReceiver(): Promise<OtlpReceiver> {
+  const grpc = require('@grpc/grpc-js') as typeof import('@grpc/grpc-js');
+  const receiver: OtlpReceiver = { url: '', points: [], resource: {}, pushes: 0, contentTypes: [], close: async () => {} };
+  const server = new grpc.Server();
+  const identity = (b: Buffer) => b;
+  server.addService(
+    {
+      Export: {
+        path: '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export',
+        requestStream: false,
+        responseStream: false,
+        requestSerialize: identity,
+        requestDeserialize: identity,
+        responseSerialize: identity,
+        responseDeserialize: identity,
+      },
+    },
+    {
+      Export: (call: { request: Buffer }, callback: (err: null, res: Buffer) => void) => {
+        record(receiver, Request.toObject(Request.decode(call.request), { longs: Number, defaults: false }) as Decoded);
+        receiver.contentTypes.push('application/grpc');
+        callback(null, Buffer.alloc(0)); // an empty ExportMetricsServiceResponse
+      },
+    },
+  );
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+  );
+  receiver.url = `http://127.0.0.1:${port}`;
+  receiver.close = async () => void server.forceShutdown();
+  return receiver;
 }

@@ -6,7 +6,7 @@ import { copyFileSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { startOtlpReceiver } from './otlp-receiver';
+import { startOtlpGrpcReceiver, startOtlpReceiver } from './otlp-receiver';
 import { freePort, parseMetrics, request, sampleValue, scrape, startApp, waitFor, type RunningApp } from '@vigil/testing';
 
 const FIXTURES = join(__dirname, '..', '..', 'test', 'fixtures');
@@ -247,22 +247,27 @@ describe('preloaded apps (node --require / --import @vigil/node/register)', func
 });
 
 describe('the OTLP path', () => {
-  it('http/json carries the same names and labels', async () => {
-    const receiver = await startOtlpReceiver();
-    const app = await startApp({
-      script: fixture('plain.js'),
-      env: { OTEL_METRICS_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: receiver.url, OTEL_METRIC_EXPORT_INTERVAL: '300' },
+  for (const [protocol, start, contentType] of [
+    ['http/json', startOtlpReceiver, 'application/json'],
+    ['grpc', startOtlpGrpcReceiver, 'application/grpc'],
+  ] as const) {
+    it(`${protocol} carries the same names and labels`, async () => {
+      const receiver = await start();
+      const app = await startApp({
+        script: fixture('plain.js'),
+        env: { OTEL_METRICS_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: protocol, OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: receiver.url, OTEL_METRIC_EXPORT_INTERVAL: '300' },
+      });
+      try {
+        await request(app.port, '/users/3');
+        const point = await waitFor(() => receiver.points.find((p) => p.metric === 'http_requests_total' && p.value === 1), 10_000);
+        expect(point.attributes).to.deep.equal({ method: 'GET', endpoint: '/users/:id', status_code: '200', user_role: 'anonymous' });
+        expect(receiver.contentTypes[0]).to.equal(contentType);
+      } finally {
+        await app.stop('SIGKILL');
+        await receiver.close();
+      }
     });
-    try {
-      await request(app.port, '/users/3');
-      const point = await waitFor(() => receiver.points.find((p) => p.metric === 'http_requests_total' && p.value === 1), 10_000);
-      expect(point.attributes).to.deep.equal({ method: 'GET', endpoint: '/users/:id', status_code: '200', user_role: 'anonymous' });
-      expect(receiver.contentTypes[0]).to.equal('application/json');
-    } finally {
-      await app.stop('SIGKILL');
-      await receiver.close();
-    }
-  });
+  }
 
   it('pushes the same names, label keys and values as the Prometheus endpoint', async () => {
     
