@@ -15,13 +15,13 @@ const path = require('node:path');
 const { ROOT, RESULTS_DIR, opt, machine } = require('./lib/common');
 
 const STEPS = [
-  { name: 'http', args: ['bench/http.js', '--rounds', '7'] },
-  { name: 'scale', args: ['bench/scale.js', '--rounds', '5'] },
-  { name: 'startup', args: ['bench/startup.js', '--runs', '15'] },
+  { name: 'http', args: ['bench/http.js', '--rounds', '5'] },
+  { name: 'scale', args: ['bench/scale.js', '--rounds', '3'] },
+  { name: 'startup', args: ['bench/startup.js', '--runs', '12'] },
   { name: 'otlp', args: ['bench/otlp.js'] },
   { name: 'memory', args: ['bench/memory.js', '--seconds', '60'] },
-  { name: 'pg', args: ['bench/pg.js', '--rounds', '5'], capture: 'PostgreSQL (bench/pg.js)' },
-  { name: 'redis', args: ['bench/redis.js', '--rounds', '5'], capture: 'Redis (bench/redis.js)' },
+  { name: 'pg', args: ['bench/pg.js', '--rounds', '3'], capture: 'PostgreSQL (bench/pg.js)' },
+  { name: 'redis', args: ['bench/redis.js', '--rounds', '3', '--ms', '1000', '--warmup-ms', '1000'], capture: 'Redis (bench/redis.js)' },
 ];
 
 function run(step) {

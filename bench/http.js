@@ -7,8 +7,9 @@
 // start it (vigil and the OTel auto-instrumentations by --require). This process is
 // the client, on the other core. Per round, each contender gets, in an order that
 // rotates every round (A B C, B C A, ...):
-//   1. a throughput run: `--seconds` worth of requests (a fixed count per workload,
-//      sized from the baseline's warm-up speed) over 8 keep-alive connections; the
+//   1. a throughput run: a fixed number of requests (`--requests` for node:http hello world,
+//      half that for Express, `--work-requests` for the ~1 ms handler) over 8 keep-alive
+//      connections; the
 //      server's own CPU time (process.cpuUsage(), asked over IPC before and after)
 //      divided by the request count is the CPU per request;
 //   2. a latency run: requests one at a time on one connection (an unloaded server),
@@ -19,7 +20,7 @@
 // compared. After the rounds every contender's own metrics are scraped to check that
 // it counted every request it served.
 //
-//   node bench/http.js [--rounds 9] [--seconds 1] [--latency-requests 3000]
+//   node bench/http.js [--rounds 9] [--requests 20000] [--work-requests 1000] [--latency-requests 3000]
 //                      [--workloads http-hello,http-work,express-hello,express-work]
 //                      [--contenders baseline,vigil,prom-client,prom-bundle,otel]
 //   drive one server you started yourself (e.g. under --cpu-prof):
@@ -77,6 +78,46 @@ const CONTENDERS = {
           const text = (await get(port, '/metrics')).body.toString();
           return sumSamples(text, 'http_requests_total');
         },
+      };
+    },
+  },
+  // baseline-2 runs by default; the others are not in the default set: where
+  // vigil's cost comes from (--contenders baseline,baseline-2,noop-channel,http-only,vigil-start,vigil-no-runtime,vigil).
+  'baseline-2': {
+    title: 'a second, identical baseline (A/A control: how far two equal servers drift apart in this run)',
+    setup: async () => ({ execArgv: [], env: { BENCH_METRICS: 'none' } }),
+  },
+  'noop-channel': {
+    title: 'no-op subscribers on http.server.request.start / response.finish (the channels alone)',
+    optional: true,
+    setup: async () => ({ execArgv: ['--require', './bench/lib/noop-channel-preload.js'], env: { BENCH_METRICS: 'none' } }),
+  },
+  'http-only': {
+    title: '@vigil/instrumentation-http alone (lean registry, no reader, no runtime metrics)',
+    optional: true,
+    setup: async () => ({ execArgv: ['--require', './bench/lib/http-instrumentation-preload.js'], env: { BENCH_METRICS: 'none' } }),
+  },
+  'vigil-no-runtime': {
+    title: 'vigil with VIGIL_RUNTIME_METRICS=false',
+    optional: true,
+    setup: async () => {
+      const port = await freePort();
+      return {
+        execArgv: ['--require', '@vigil/node/register'],
+        env: { BENCH_METRICS: 'none', OTEL_EXPORTER_PROMETHEUS_PORT: String(port), VIGIL_RUNTIME_METRICS: 'false' },
+        check: async () => sumSamples((await get(port, '/metrics')).body.toString(), 'http_requests_total'),
+      };
+    },
+  },
+  'vigil-start': {
+    title: "vigil started from code (`require('@vigil/node').start()`, no ESM loader hook)",
+    optional: true,
+    setup: async () => {
+      const port = await freePort();
+      return {
+        execArgv: ['--require', './bench/lib/vigil-start-preload.js'],
+        env: { BENCH_METRICS: 'none', OTEL_EXPORTER_PROMETHEUS_PORT: String(port), VIGIL_RUNTIME_METRICS: 'true' },
+        check: async () => sumSamples((await get(port, '/metrics')).body.toString(), 'http_requests_total'),
       };
     },
   },
@@ -170,29 +211,19 @@ async function latency(s, reqPath, total) {
 
 async function runWorkload(key, names, opts, steps) {
   const w = WORKLOADS[key];
-  const eligible = names.filter((n) => !CONTENDERS[n].frameworks || CONTENDERS[n].frameworks.includes(w.framework));
+  const eligible = names.filter((n) => (!CONTENDERS[n].frameworks || CONTENDERS[n].frameworks.includes(w.framework)) && (!CONTENDERS[n].workloads || CONTENDERS[n].workloads.includes(key)));
   const servers = [];
   try {
     for (const n of eligible) servers.push(await startServer(n, key, steps));
-    // Warm-up (JIT, pools, lazily created series): ~2 s of load per server, unmeasured;
-    // the baseline's speed sizes the measured runs.
-    let rate = 0;
-    for (const s of servers) {
-      let t = 0;
-      let count = 0;
-      let batch = w.path === '/work' ? 200 : 2000;
-      while (t < 2e9) {
-        const r = await load(s.port, { total: batch, connections: 8, path: w.path });
-        t += r.ns;
-        count += batch;
-        s.served += batch;
-      }
-      await load(s.port, { total: 200, connections: 1, path: w.path });
-      s.served += 200;
-      if (s.name === 'baseline') rate = count / (t / 1e9);
-    }
-    const total = Math.max(200, Math.round((rate || 1000) * opts.seconds));
+    // Warm-up (JIT, pools, lazily created series): one throughput run and one latency run per server, unmeasured.
+    // Express hello world serves about a third of node:http's rate: half the requests keep rounds short
+    const total = w.path === '/work' ? opts.workRequests : w.framework === 'express' ? Math.round(opts.requests / 2) : opts.requests;
     const latTotal = w.path === '/work' ? Math.max(100, Math.round(opts.latencyRequests / 10)) : opts.latencyRequests;
+    for (const s of servers) {
+      await load(s.port, { total, connections: 8, path: w.path });
+      await load(s.port, { total: latTotal, connections: 1, path: w.path });
+      s.served += total + latTotal;
+    }
     process.stderr.write(`${key}: ${servers.length} contenders, ${opts.rounds} rounds of ${total} requests (8 connections) + ${latTotal} (1 connection)\n`);
     for (let r = 0; r < opts.rounds; r++) {
       for (let k = 0; k < servers.length; k++) {
@@ -300,10 +331,11 @@ async function main() {
   if (process.argv.includes('--drive')) return drive();
   const opts = {
     rounds: opt('rounds', 9),
-    seconds: opt('seconds', 1),
+    requests: opt('requests', 20000),
+    workRequests: opt('work-requests', 1000),
     latencyRequests: opt('latency-requests', 3000),
     workloads: opt('workloads', Object.keys(WORKLOADS).join(',')).split(','),
-    contenders: opt('contenders', Object.keys(CONTENDERS).join(',')).split(','),
+    contenders: opt('contenders', Object.keys(CONTENDERS).filter((k) => !CONTENDERS[k].optional).join(',')).split(','),
   };
   for (const w of opts.workloads) if (!WORKLOADS[w]) throw new Error(`unknown workload ${w}`);
   for (const c of opts.contenders) if (!CONTENDERS[c]) throw new Error(`unknown contender ${c}`);
@@ -312,7 +344,8 @@ async function main() {
   const results = [];
   for (const w of opts.workloads) results.push(await runWorkload(w, opts.contenders, opts, steps));
   const command = `node bench/http.js${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}`;
-  const complete = opts.workloads.length === Object.keys(WORKLOADS).length && opts.contenders.length === Object.keys(CONTENDERS).length;
+  const defaults = Object.keys(CONTENDERS).filter((k) => !CONTENDERS[k].optional);
+  const complete = opts.workloads.length === Object.keys(WORKLOADS).length && defaults.every((c) => opts.contenders.includes(c));
   writeResults(complete ? 'http' : 'http-partial', 'HTTP overhead', command, report(results, opts, steps), {
     workloads: summary(results),
     titles: Object.fromEntries(Object.entries(CONTENDERS).map(([k, c]) => [k, c.title])),

@@ -107,7 +107,7 @@ async function partScrape(opts, data) {
     }
     for (const s of servers) {
       const b = await ask(s.child, 'breakdown', { reps: 5 });
-      s.breakdown = { collect: median(b.collectMs), serialize: median(b.serializeMs), total: median(b.totalMs) };
+      s.breakdown = { collect: median(b.collectMs), serialize: median(b.serializeMs), fastSerialize: median(b.fastSerializeMs), total: median(b.totalMs) };
       s.rss = (await ask(s.child, 'gc')).rss;
     }
   } catch (err) {
@@ -147,6 +147,7 @@ async function partScrape(opts, data) {
       fmt.mb(m('identity', 'peakHeapAdded')),
       fmt.mb(s.rss),
       s.impl === 'vigil' ? `${fmt.ms(s.breakdown.collect)} + ${fmt.ms(s.breakdown.serialize)}` : fmt.ms(s.breakdown.total),
+      s.impl === 'vigil' ? `${fmt.ms(s.breakdown.collect)} + ${fmt.ms(s.breakdown.fastSerialize)}` : '—',
     ];
   });
   return (
@@ -163,7 +164,8 @@ async function partScrape(opts, data) {
         'heap of the series MB',
         'heap allocated per scrape MB (peak)',
         'RSS MB',
-        'in-process: collect + serialise ms',
+        'in-process: collect + OTel serialiser ms',
+        'in-process: collect + PrometheusTextSerializer ms',
       ],
       rows,
     ) +
@@ -171,7 +173,7 @@ async function partScrape(opts, data) {
     `"samples served" also counts each process's runtime metrics. Medians of ${opts.rounds} interleaved scrapes per process (after one unmeasured scrape). ` +
     `Scrape ms is the client's time to the last byte; server CPU ms the server process's CPU time during the scrape; the stall is the longest event-loop delay in the server while it served ` +
     `(monitorEventLoopDelay, 1 ms resolution; median over scrapes / worst scrape). "Heap of the series" is the heap after GC with the series minus before them. ` +
-    `The last column times vigil's two steps in-process: the lean registry's collect() (to OTel MetricData) and OTel's PrometheusSerializer; for prom-client, register.metrics().`
+    `The last two columns time vigil's two steps in-process (medians of 5): the lean registry's collect() (to OTel MetricData), then the text — with OTel's PrometheusSerializer (what vigil's /metrics server uses today) or with vigil's PrometheusTextSerializer (packages/catalog/src/lean.ts; same bytes, checked on every run); for prom-client, register.metrics(). Both include Buffer.byteLength (flattening the string), as the server does before writing.`
   );
 }
 

@@ -178,7 +178,7 @@ function serveIpc(handlers) {
 function processStats() {
   const c = process.cpuUsage();
   const m = process.memoryUsage();
-  return { cpu: c.user + c.system, rss: m.rss, heapUsed: m.heapUsed };
+  return { cpu: c.user + c.system, user: c.user, system: c.system, rss: m.rss, heapUsed: m.heapUsed };
 }
 
 /**
