@@ -14,11 +14,16 @@ export interface IoCommand {
   [key: symbol]: unknown;
 }
 
-/** The options of an ioredis connection that name its server. */
+/** The options of an ioredis connection that say where and how it connects. */
 export interface IoOptions {
   host?: string;
   port?: number;
   path?: string;
+  family?: unknown;
+  /** tls.connect options when TLS is on. */
+  tls?: import('node:tls').ConnectionOptions | boolean;
+  username?: string | null;
+  password?: string | null;
   sentinels?: unknown;
 }
 
@@ -26,12 +31,8 @@ export interface IoOptions {
 export interface IoClient {
   status?: string;
   options?: IoOptions;
-  stream?: { remoteAddress?: string; remotePort?: number; unref?: () => void };
-  duplicate?: (override?: Record<string, unknown>) => IoClient;
+  stream?: { remoteAddress?: string; remotePort?: number };
   sendCommand(command: IoCommand, stream?: unknown, node?: unknown): unknown;
-  info?: (section: string) => Promise<unknown>;
-  disconnect?: (reconnect?: boolean) => void;
-  on?: (event: string, listener: (...args: unknown[]) => void) => unknown;
   [key: symbol]: unknown;
 }
 
@@ -69,15 +70,8 @@ export interface NrOptions {
 export interface NrClient {
   _self?: NrClient;
   options?: NrOptions;
-  isOpen?: boolean;
   isReady?: boolean;
   connect(): Promise<unknown>;
-  duplicate?: (overrides?: Record<string, unknown>) => NrClient;
-  sendCommand?: (args: unknown[], options?: unknown) => Promise<unknown>;
-  on?: (event: string, listener: (...args: unknown[]) => void) => unknown;
-  unref?: () => void;
-  destroy?: () => void;
-  _getQueue?: () => object;
   [key: symbol]: unknown;
 }
 

@@ -22,6 +22,7 @@
 import { logOnce } from '@vigil/catalog';
 import type { IoClient, IoCommand, IoPipeline } from './internal-types';
 import { describe, type MemoryMonitor, type Probe, type TrackedClient } from './memory';
+import { RespProbe } from './probe';
 import { Kind } from './operations';
 import { isNoScript, keysOf, Rec, replyTime, type OpInfo, type Recorder } from './recorder';
 import type { Switch } from './wrap';
@@ -32,13 +33,9 @@ const kCounted = Symbol('vigil.redis.counted');
 
 /** What vigil keeps per connection (or cluster client). */
 interface ConnState {
-  /** vigil's own connection: nothing is counted. */
-  readonly internal: boolean;
   /** The commands queued since a MULTI sent on its own, until EXEC or DISCARD. */
   tx: Rec[] | null;
 }
-
-const INTERNAL: ConnState = Object.freeze({ internal: true, tx: null }) as ConnState;
 
 /** The instrumentation's recorder and memory monitor, read at every command (they change with setConfig). */
 export interface Sinks {
@@ -60,7 +57,7 @@ export function wrapSendCommand(sinks: Sinks, viaCluster: boolean) {
         let state = this[kState] as ConnState | undefined;
         if (state === undefined) state = newState(this, sinks, viaCluster);
         // A pipeline's commands come with its stream: Pipeline#exec counts them.
-        if (stream === undefined && !state.internal && command !== null && typeof command === 'object' && command[kRec] === undefined) {
+        if (stream === undefined && command !== null && typeof command === 'object' && command[kRec] === undefined) {
           see(sinks, state, command);
         }
       } catch (err) {
@@ -72,7 +69,7 @@ export function wrapSendCommand(sinks: Sinks, viaCluster: boolean) {
 }
 
 function newState(client: IoClient, sinks: Sinks, viaCluster: boolean): ConnState {
-  const state: ConnState = { internal: false, tx: null };
+  const state: ConnState = { tx: null };
   client[kState] = state;
   // A cluster client is not a server; its node connections (Redis instances) are tracked.
   if (!viaCluster) sinks.memory()?.track(new IoTracked(client));
@@ -157,16 +154,12 @@ export function wrapPipelineExec(sinks: Sinks) {
         // exec runs more than once per pipeline (a transaction queues its EXEC through it, a
         // cluster pipeline retries through it); the pipeline's promise settles once.
         if (this[kCounted] === undefined && result === this.promise && result instanceof Promise) {
-          const redis = this.redis as IoClient | undefined;
-          const state = redis?.[kState] as ConnState | undefined;
-          if (state?.internal !== true) {
-            this[kCounted] = true;
-            const start = performance.now();
-            result.then(
-              (results: unknown) => countPipeline(sinks, this, results, start),
-              (err: unknown) => countPipeline(sinks, this, err, start, true),
-            ).catch((err: unknown) => failed('count a pipeline', err));
-          }
+          this[kCounted] = true;
+          const start = performance.now();
+          result.then(
+            (results: unknown) => countPipeline(sinks, this, results, start),
+            (err: unknown) => countPipeline(sinks, this, err, start, true),
+          ).catch((err: unknown) => failed('count a pipeline', err));
         }
       } catch (err) {
         failed('count a pipeline', err);
@@ -266,41 +259,25 @@ class IoTracked implements TrackedClient {
   gone(): boolean {
     return this.ref.deref() === undefined;
   }
-  openProbe(timeoutMs: number): Probe {
+  openProbe(): Probe {
     const c = this.ref.deref();
-    if (c === undefined || typeof c.duplicate !== 'function') throw new Error('the connection is gone');
-    const probe = c.duplicate({
-      connectionName: 'vigil-info',
-      lazyConnect: true,
-      enableReadyCheck: false,
-      enableOfflineQueue: true,
-      enableAutoPipelining: false,
-      autoResubscribe: false,
-      autoResendUnfulfilledCommands: false,
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => null,
-      reconnectOnError: null,
-      connectTimeout: timeoutMs,
-      commandTimeout: timeoutMs,
-      keyPrefix: '',
+    if (c === undefined) throw new Error('the connection is gone');
+    const o = c.options ?? {};
+    let host = o.host;
+    let port = o.port;
+    if (o.sentinels) {
+      // Sentinel found the master: connect where the application's socket is connected.
+      host = c.stream?.remoteAddress;
+      port = c.stream?.remotePort;
+      if (!host) throw new Error('the sentinel-managed connection has no master address yet');
+    }
+    return new RespProbe({
+      path: o.path || undefined,
+      host: host ?? 'localhost',
+      port: port ?? 6379,
+      family: typeof o.family === 'number' ? o.family : undefined,
+      tls: o.tls ? (typeof o.tls === 'object' ? o.tls : {}) : undefined,
+      credentials: () => ({ username: o.username, password: o.password }),
     });
-    // Marked before it sends anything, so that none of its commands is counted.
-    probe[kState] = INTERNAL;
-    const server = this.server();
-    probe.on?.('error', (err) => {
-      logOnce(`redis:probe-error:${server}`, 'debug', `vigil's INFO connection to Redis ${server} failed (${describe(err)})`);
-    });
-    // Never keep the process alive for a metrics connection.
-    probe.on?.('connect', () => probe.stream?.unref?.());
-    return {
-      info: async () => String(await probe.info!('memory')),
-      close: () => {
-        try {
-          probe.disconnect?.(false);
-        } catch {
-          // already closed
-        }
-      },
-    };
   }
 }

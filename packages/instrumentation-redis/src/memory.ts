@@ -5,11 +5,11 @@
 // background (a timer that never keeps the process alive), every refresh interval,
 // the live connections are grouped by server (host:port as the application
 // configured it, or the socket path), and INFO memory is read from each server over
-// a dedicated connection: a duplicate of one of the application's clients, so it has
-// the same credentials, TLS and sentinel settings, named `vigil-info`, never counted
-// in cache_operations_total. A dedicated connection is never queued behind the
-// application's commands, cannot be caught in its MULTI, its blocking commands or
-// its subscriber mode, and its socket is unref'd. An INFO that does not answer within
+// a dedicated connection (probe.ts): a plain socket with the address, TLS options
+// and credentials of one of the application's clients, named `vigil-info`, never
+// counted in cache_operations_total. It is never queued behind the application's
+// commands, cannot be caught in its MULTI, its blocking commands or its subscriber
+// mode, and its socket is unref'd. An INFO that does not answer within
 // the timeout is abandoned with its connection (a new one is opened next time) and
 // the server keeps its last reading.
 //
@@ -29,8 +29,8 @@ export interface TrackedClient {
   live(): boolean;
   /** Garbage-collected: it can never be connected again. (A closed client may connect again.) */
   gone(): boolean;
-  /** Opens a dedicated connection to the same server, with the same options. */
-  openProbe(timeoutMs: number): Probe;
+  /** Opens a dedicated connection to the same server, with the same address, TLS and credentials. */
+  openProbe(): Probe;
 }
 
 /** A dedicated connection that answers INFO memory. */
@@ -202,7 +202,7 @@ export class MemoryMonitor {
   private read(s: Server, timeoutMs: number): Promise<void> {
     const run = async (): Promise<void> => {
       try {
-        s.probe ??= s.via!.openProbe(timeoutMs);
+        s.probe ??= s.via!.openProbe();
         const text = await within(s.probe.info(), timeoutMs, `Redis ${s.label}`);
         const reading = parseInfoMemory(s.label, text);
         if (reading === undefined) {

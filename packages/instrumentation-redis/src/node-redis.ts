@@ -25,7 +25,9 @@
 // application (or a pool, a cluster, a sentinel client) opens.
 import { logOnce } from '@vigil/catalog';
 import type { NrAddOptions, NrClient, NrQueue, NrQueueValue } from './internal-types';
+import type { ConnectionOptions } from 'node:tls';
 import { describe, type MemoryMonitor, type Probe, type TrackedClient } from './memory';
+import { RespProbe } from './probe';
 import { Kind } from './operations';
 import { isNoScript, isRedirect, keysOf, Rec, replyTime, type Recorder } from './recorder';
 import type { Switch } from './wrap';
@@ -33,12 +35,9 @@ import type { Switch } from './wrap';
 const kState = Symbol('vigil.redis.state');
 
 interface QueueState {
-  readonly internal: boolean;
   /** The commands queued since a MULTI sent on its own (sendCommand(['MULTI'])), until EXEC or DISCARD. */
   tx: Rec[] | null;
 }
-
-const INTERNAL: QueueState = Object.freeze({ internal: true, tx: null }) as QueueState;
 
 /** The instrumentation's recorder and memory monitor, read at every command. */
 export interface Sinks {
@@ -60,11 +59,8 @@ class Batch {
 let batch: Batch | undefined;
 // Set by addCommand for the one DoublyLinkedList#add call it makes; taken by that call.
 let pending: Rec | undefined;
-// > 0 while vigil's own INFO connection hands a command to its queue.
-let internalDepth = 0;
 // Counts addCommand calls, so that sendCommand can tell a command rejected before it reached the queue.
 let addCalls = 0;
-const internalClients = new WeakSet<object>();
 // One adapter per client, however often it connects.
 const trackedClients = new WeakMap<object, NrTracked>();
 
@@ -131,11 +127,8 @@ export function wrapListAdd(sinks: Sinks) {
 
 function see(queue: NrQueue, sinks: Sinks, args: unknown[]): Rec | undefined {
   let state = queue[kState] as QueueState | undefined;
-  if (state === undefined) {
-    state = internalDepth > 0 ? INTERNAL : { internal: false, tx: null };
-    queue[kState] = state;
-  }
-  if (state.internal || internalDepth > 0 || !Array.isArray(args) || args.length === 0) return undefined;
+  if (state === undefined) queue[kState] = state = { tx: null };
+  if (!Array.isArray(args) || args.length === 0) return undefined;
   const recorder = sinks.recorder();
   if (recorder === undefined) return undefined;
   const op = recorder.op(args[0]);
@@ -222,12 +215,9 @@ export function wrapSendCommand(sinks: Sinks) {
       const result = original.call(this, args, options);
       if (!sw.on) return result;
       try {
-        if (addCalls === before && internalDepth === 0 && batch === undefined && result instanceof Promise) {
-          const self = this._self ?? this;
-          if (!internalClients.has(self)) {
-            const start = performance.now();
-            result.catch((err: unknown) => countFailedBatch(sinks, [{ args }], err, start, false)).catch(() => undefined);
-          }
+        if (addCalls === before && batch === undefined && result instanceof Promise) {
+          const start = performance.now();
+          result.catch((err: unknown) => countFailedBatch(sinks, [{ args }], err, start, false)).catch(() => undefined);
         }
       } catch (err) {
         failed('count a rejected command', err);
@@ -251,8 +241,7 @@ function argsAt(list: ArgsList, i: number): unknown[] | undefined {
 export function wrapBatch(sinks: Sinks, multi: boolean) {
   return (original: (this: NrClient, commands: Commands, ...rest: unknown[]) => Promise<unknown>, sw: Switch) =>
     function vigilBatch(this: NrClient, commands: Commands, ...rest: unknown[]): Promise<unknown> {
-      const self = this._self ?? this;
-      if (!sw.on || internalDepth > 0 || internalClients.has(self) || !Array.isArray(commands)) return original.call(this, commands, ...rest);
+      if (!sw.on || !Array.isArray(commands)) return original.call(this, commands, ...rest);
       const b = new Batch();
       const outer = batch;
       batch = b;
@@ -371,11 +360,9 @@ export function wrapConnect(sinks: Sinks) {
       if (!sw.on) return original.apply(this);
       try {
         const self = this._self ?? this;
-        if (!internalClients.has(self)) {
-          let tracked = trackedClients.get(self);
-          if (tracked === undefined) trackedClients.set(self, (tracked = new NrTracked(self)));
-          sinks.memory()?.track(tracked);
-        }
+        let tracked = trackedClients.get(self);
+        if (tracked === undefined) trackedClients.set(self, (tracked = new NrTracked(self)));
+        sinks.memory()?.track(tracked);
       } catch (err) {
         failed('note a connection', err);
       }
@@ -399,53 +386,26 @@ class NrTracked implements TrackedClient {
   gone(): boolean {
     return this.ref.deref() === undefined;
   }
-  openProbe(timeoutMs: number): Probe {
+  openProbe(): Probe {
     const c = this.ref.deref();
-    if (c === undefined || typeof c.duplicate !== 'function') throw new Error('the connection is gone');
-    const socket = c.options?.socket ?? {};
-    const probe = c.duplicate({
-      name: 'vigil-info',
-      pingInterval: undefined,
-      clientSideCache: undefined,
-      emitInvalidate: undefined,
-      maintNotifications: 'disabled',
-      disableOfflineQueue: false,
-      commandsQueueMaxLength: undefined,
-      commandOptions: { timeout: timeoutMs },
-      socket: { ...socket, reconnectStrategy: false, connectTimeout: timeoutMs },
-    });
-    internalClients.add(probe);
-    try {
-      const q = probe._getQueue?.();
-      if (q) (q as NrQueue)[kState] = INTERNAL;
-    } catch {
-      // older versions: the internalDepth guard below still keeps INFO out of the counts
-    }
-    const server = this.server();
-    probe.on?.('error', (err) => {
-      logOnce(`redis:probe-error:${server}`, 'debug', `vigil's INFO connection to Redis ${server} failed (${describe(err)})`);
-    });
-    const ready = probe.connect().then(() => probe.unref?.());
-    ready.catch(() => undefined);
-    return {
-      info: async () => {
-        await ready;
-        let p: Promise<unknown>;
-        internalDepth++;
-        try {
-          p = probe.sendCommand!(['INFO', 'memory']);
-        } finally {
-          internalDepth--;
+    if (c === undefined) throw new Error('the connection is gone');
+    const o = c.options ?? {};
+    const socket = o.socket ?? {};
+    return new RespProbe({
+      path: typeof socket.path === 'string' ? socket.path : undefined,
+      host: socket.host ?? 'localhost',
+      port: socket.port ?? 6379,
+      // node-redis hands its socket options to tls.connect as they are.
+      tls: socket.tls ? (socket as ConnectionOptions) : undefined,
+      credentials: async () => {
+        if (typeof o.username === 'string' || typeof o.password === 'string') {
+          return { username: o.username as string | undefined, password: o.password as string | undefined };
         }
-        return String(await p);
+        const provider = o.credentialsProvider as { type?: string; credentials?: () => Promise<{ username?: string; password?: string }> } | undefined;
+        if (provider === undefined) return undefined;
+        if (provider.type === 'async-credentials-provider' && typeof provider.credentials === 'function') return provider.credentials();
+        throw new Error(`a ${String(provider.type)} credentials provider is not supported for the INFO connection`);
       },
-      close: () => {
-        try {
-          if (typeof probe.destroy === 'function') probe.destroy();
-        } catch {
-          // already closed
-        }
-      },
-    };
+    });
   }
 }

@@ -32,9 +32,9 @@ export interface RedisInstrumentationConfig extends InstrumentationConfig {
    * `total_system_memory` when `maxmemory` is 0) for every Redis server the process is connected
    * to, `server` being host:port as the application configured it (or the socket path). The
    * readings are taken in the background over one extra, dedicated connection per server (named
-   * `vigil-info`, a duplicate of one of the application's clients, so with the same credentials and
-   * TLS settings); switch this off where that connection is not wanted or the Redis user may not
-   * run INFO. Environment variable `VIGIL_REDIS_MEMORY_METRICS` (true / false).
+   * `vigil-info`, opened with the address, TLS options and credentials of one of the application's
+   * clients); switch this off where that connection is not wanted or the Redis user may not run
+   * INFO. Environment variable `VIGIL_REDIS_MEMORY_METRICS` (true / false).
    * @default true
    */
   memoryMetrics?: boolean;

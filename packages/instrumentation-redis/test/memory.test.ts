@@ -166,6 +166,53 @@ describe('@vigil/instrumentation-redis: memory gauges, against the real Redis se
       });
     }
 
+    it('reads INFO with the credentials of the application client (an ACL user), for ioredis and node-redis', async function () {
+      const user = `vigil_test_${process.pid}_${Date.now().toString(36)}`;
+      const password = `pw-${Math.random().toString(36).slice(2)}`;
+      await admin.call('ACL', 'SETUSER', user, 'on', `>${password}`, '~*', '+@all');
+      try {
+        for (const client of ['ioredis', 'node-redis'] as const) {
+          let close: () => Promise<unknown>;
+          if (client === 'ioredis') {
+            const r = new io.Redis({ host: '127.0.0.1', port: proxy.port, username: user, password });
+            await r.ping();
+            close = () => r.quit();
+          } else {
+            const c = await nr.createClient({ socket: { host: '127.0.0.1', port: proxy.port }, username: user, password }).connect();
+            close = () => c.quit();
+          }
+          try {
+            await reading(server, () => true);
+            const list = (await admin.client('LIST')) as string;
+            const vigil = list.split('\n').filter((l) => / name=vigil-info /.test(` ${l} `) && l.includes(` user=${user} `));
+            expect(vigil, `${client}: vigil's connection authenticated as ${user}`).to.have.length(1);
+          } finally {
+            await close();
+            await waitFor(async () => samplesOf(await metrics.scrape(), 'cache_size_bytes', { server }).length === 0);
+          }
+        }
+      } finally {
+        await admin.call('ACL', 'DELUSER', user);
+      }
+    });
+
+    it('reports no memory for a server whose user may not run INFO, and leaves the application alone', async function () {
+      const user = `vigil_noinfo_${process.pid}_${Date.now().toString(36)}`;
+      const password = `pw-${Math.random().toString(36).slice(2)}`;
+      await admin.call('ACL', 'SETUSER', user, 'on', `>${password}`, '~*', '+@all', '-info');
+      const r = new io.Redis({ host: '127.0.0.1', port: proxy.port, username: user, password });
+      try {
+        expect(await r.ping()).to.equal('PONG');
+        // Several refresh rounds, each refused.
+        await new Promise((resolve) => setTimeout(resolve, 5 * INTERVAL_MS));
+        expect(samplesOf(await metrics.scrape(), 'cache_size_bytes', { server })).to.have.length(0);
+        expect(await r.set(`vigil:test:noinfo:${process.pid}`, 'v', 'EX', 10)).to.equal('OK');
+      } finally {
+        await r.quit();
+        await admin.call('ACL', 'DELUSER', user);
+      }
+    });
+
     it('reads INFO over one dedicated connection per server, named vigil-info, and none when memory metrics are off', async function () {
       const r = new io.Redis({ host: '127.0.0.1', port: proxy.port });
       const c = await nr.createClient({ socket: { host: '127.0.0.1', port: proxy.port } }).connect();
