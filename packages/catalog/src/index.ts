@@ -97,6 +97,7 @@ export {
   LeanRegistry,
   LeanValueFamily,
   OVERFLOW_ATTRIBUTE,
+  PrometheusTextSerializer,
   ValueSeries,
   leanRegistry,
 } from './lean';

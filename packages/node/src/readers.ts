@@ -2,7 +2,7 @@
 // reader served by vigil's own server, and periodic push readers (OTLP,
 // console). Exporter modules load only when configured, to keep start-up short.
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
-import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
+import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import {
   PeriodicExportingMetricReader,
   type MetricProducer,
@@ -10,7 +10,7 @@ import {
   type PushMetricExporter,
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
-import { log } from '@vigil/catalog';
+import { log, PrometheusTextSerializer } from '@vigil/catalog';
 import { healthRequestHandler } from '@vigil/health';
 import type { ResolvedConfig } from './config';
 import { MetricsServer } from './server';
@@ -24,7 +24,8 @@ export function prometheusReader(
 ): { reader: PrometheusExporter; server: MetricsServer } {
   // No otel_scope_* labels and no target_info: users scrape the documented names, nothing else.
   const reader = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true, withoutTargetInfo: true, metricProducers: producers });
-  const serializer = new PrometheusSerializer(undefined, false, undefined, true, true);
+  // OTel's exposition, byte for byte, with each series' label text rendered once (bench/: 4x faster at 10k series).
+  const serializer = new PrometheusTextSerializer();
   const server = new MetricsServer({
     ...config.prometheus,
     routes,
