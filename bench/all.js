@@ -21,7 +21,7 @@ const STEPS = [
   { name: 'otlp', args: ['bench/otlp.js'] },
   { name: 'memory', args: ['bench/memory.js', '--seconds', '60'] },
   { name: 'pg', args: ['bench/pg.js', '--rounds', '3'], capture: 'PostgreSQL (bench/pg.js)' },
-  { name: 'redis', args: ['bench/redis.js', '--rounds', '3', '--ms', '1000', '--warmup-ms', '1000'], capture: 'Redis (bench/redis.js)' },
+  { name: 'redis', args: ['bench/redis.js', '--rounds', '3'], capture: 'Redis (bench/redis.js)' },
 ];
 
 function run(step) {

@@ -218,7 +218,7 @@ async function runWorkload(key, names, opts, steps) {
     // Warm-up (JIT, pools, lazily created series): one throughput run and one latency run per server, unmeasured.
     // Express hello world serves about a third of node:http's rate: half the requests keep rounds short
     const total = w.path === '/work' ? opts.workRequests : w.framework === 'express' ? Math.round(opts.requests / 2) : opts.requests;
-    const latTotal = w.path === '/work' ? Math.max(100, Math.round(opts.latencyRequests / 10)) : opts.latencyRequests;
+    const latTotal = w.path === '/work' ? Math.max(100, Math.round(opts.latencyRequests / 3)) : opts.latencyRequests;
     for (const s of servers) {
       await load(s.port, { total, connections: 8, path: w.path });
       await load(s.port, { total: latTotal, connections: 1, path: w.path });
