@@ -173,7 +173,7 @@ async function partScrape(opts, data) {
     `"samples served" also counts each process's runtime metrics. Medians of ${opts.rounds} interleaved scrapes per process (after one unmeasured scrape). ` +
     `Scrape ms is the client's time to the last byte; server CPU ms the server process's CPU time during the scrape; the stall is the longest event-loop delay in the server while it served ` +
     `(monitorEventLoopDelay, 1 ms resolution; median over scrapes / worst scrape). "Heap of the series" is the heap after GC with the series minus before them. ` +
-    `The last two columns time vigil's two steps in-process (medians of 5): the lean registry's collect() (to OTel MetricData), then the text — with OTel's PrometheusSerializer (what vigil's /metrics server uses today) or with vigil's PrometheusTextSerializer (packages/catalog/src/lean.ts; same bytes, checked on every run); for prom-client, register.metrics(). Both include Buffer.byteLength (flattening the string), as the server does before writing.`
+    `The last two columns time vigil's two steps in-process (medians of 5): the lean registry's collect() (to OTel MetricData), then the text — with OTel's PrometheusSerializer (what vigil's /metrics server used before) or with vigil's PrometheusTextSerializer (packages/catalog/src/lean.ts, what the server uses now; same bytes, checked on every run); for prom-client, register.metrics(). Both include Buffer.byteLength (flattening the string), as the server does before writing.`
   );
 }
 
