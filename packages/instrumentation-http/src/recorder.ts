@@ -8,12 +8,15 @@
 // Node itself allocates the channel messages (only while someone subscribes).
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
+import { types } from 'node:util';
 import { safeExecuteInTheMiddle } from '@opentelemetry/instrumentation';
 import {
   httpConcurrentConnections,
   httpRequestDurationSeconds,
   httpRequestsTotal,
   logOnce,
+  nameValue,
+  truncate,
   type LeanHistogramFamily,
   type LeanRegistry,
   type LeanValueFamily,
@@ -27,7 +30,7 @@ import {
   kConn,
   kFastifyServer,
   kServerKind,
-  MAX_ENDPOINT_LENGTH,
+  boundEndpoint,
   RequestState,
   ServerKind,
   type IncomingMessage,
@@ -89,8 +92,44 @@ function onSocketClose(this: Socket): void {
   }
 }
 
+/**
+ * Control characters and line separators: legal in a label value once escaped, but they break the lines of
+ * whatever reads the value later (logs, legends, parsers that split on \r). A hook's result with one is cleaned.
+ */
+const LINE_BREAKING = /[\u0000-\u001f\u007f\u2028\u2029]/;
+
+/** A hook's (already cut) string without line-breaking characters; '' when nothing else is left. */
+function cleanHookResult(s: string): string {
+  return LINE_BREAKING.test(s) ? nameValue(s, '', s.length) : s;
+}
+
+/**
+ * What a user hook threw, for one log line: the message (or the value), at most 200 characters, on one line.
+ * Never throws, whatever was thrown (a null-prototype object, a message getter that throws, a Symbol).
+ */
 function errorText(err: unknown): string {
-  return err instanceof Error ? err.message.slice(0, 200) : String(err).slice(0, 200);
+  let text: string;
+  try {
+    const message = err instanceof Error ? (err as { message: unknown }).message : err;
+    text = typeof message === 'string' ? message : String(message);
+  } catch {
+    text = `an unprintable ${typeof err}`;
+  }
+  return truncate(text, 200).replace(new RegExp(LINE_BREAKING.source, 'g'), ' ');
+}
+
+/**
+ * What a user hook returned, for a log line: its type ("a number", "a Promise", "null"). A promise is not used,
+ * so its rejection is handled here: left alone it would be an unhandled rejection, which ends the process.
+ */
+function kindOf(v: unknown): string {
+  if (v === null) return 'null';
+  if (typeof v === 'string') return 'an empty string';
+  if (types.isPromise(v)) {
+    v.then(undefined, () => {});
+    return 'a Promise (resolvers run synchronously, when the response ends)';
+  }
+  return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
 }
 
 export class HttpRecorder implements RequestSink {
@@ -301,8 +340,15 @@ export class HttpRecorder implements RequestSink {
     this.hookRes = st.res;
     const r: unknown = safeExecuteInTheMiddle(this.runRoute, this.routeFailed, true);
     this.hookReq = this.hookRes = null;
-    if (typeof r !== 'string' || r.length === 0) return undefined;
-    return r.length > MAX_ENDPOINT_LENGTH ? r.slice(0, MAX_ENDPOINT_LENGTH) : r;
+    if (typeof r === 'string') {
+      const route = cleanHookResult(boundEndpoint(r));
+      if (route !== '') return route;
+    }
+    // undefined means "let vigil decide"; anything else that is not a route is a bug worth one line
+    if (r !== undefined) {
+      logOnce('http:routeResolver:junk', 'warn', `routeResolver returned ${kindOf(r)}, not a route; using the framework route or the normalised path for such requests`);
+    }
+    return undefined;
   }
 
   private roleOf(st: RequestState): string {
@@ -328,11 +374,13 @@ export class HttpRecorder implements RequestSink {
     const r: unknown = safeExecuteInTheMiddle(this.runRole, this.roleFailed, true);
     this.hookReq = this.hookRes = null;
     this.hookHolder = undefined;
-    if (typeof r === 'string' && r.length > 0) return r.length > MAX_ROLE_LENGTH ? r.slice(0, MAX_ROLE_LENGTH) : r;
+    if (typeof r === 'string') {
+      const role = cleanHookResult(truncate(r, MAX_ROLE_LENGTH));
+      if (role !== '') return role;
+    }
     // undefined means "no user"; anything else that is not a role name is a bug worth one line
     if (r !== undefined) {
-      const shown = typeof r === 'string' ? 'an empty string' : r === null ? 'null' : typeof r;
-      logOnce('http:userRoleResolver:junk', 'warn', `userRoleResolver returned ${shown}, not a role name; counting such requests as "${ANONYMOUS_ROLE}"`);
+      logOnce('http:userRoleResolver:junk', 'warn', `userRoleResolver returned ${kindOf(r)}, not a role name; counting such requests as "${ANONYMOUS_ROLE}"`);
     }
     return ANONYMOUS_ROLE;
   }

@@ -73,8 +73,10 @@ export interface HttpServerInstrumentationConfig extends InstrumentationConfig {
 
   /**
    * Names the endpoint before vigil looks at the framework route or the path.
-   * A non-string or empty result is ignored, a longer one is cut to 128
-   * characters, and a throw is logged once and ignored.
+   * undefined lets vigil decide; any other non-string or empty result, or a
+   * throw, is logged once and ignored (a returned promise is not awaited); a
+   * longer result is cut to 128 characters, and control characters and line
+   * separators become spaces.
    * @default undefined (framework route template, else 'unmatched' under a framework, else the normalised path)
    */
   routeResolver?: HttpRouteResolver;
@@ -82,7 +84,8 @@ export interface HttpServerInstrumentationConfig extends InstrumentationConfig {
   /**
    * Names the `user_role` label. undefined means "no user" ('anonymous');
    * any other result that is not a non-empty string, or a throw, is logged once
-   * and counted as 'anonymous'; longer results are cut to 32 characters.
+   * and counted as 'anonymous'; longer results are cut to 32 characters, and
+   * control characters and line separators become spaces.
    * @default `req.user.role` (Express/Passport), the Fastify `request.user.role`
    *   or the Koa `ctx.state.user.role` when it is a string of 1 to 32 characters;
    *   'user' when there is a user without such a role; else 'anonymous'
