@@ -448,6 +448,10 @@ interface TextFamily {
  * Metadata conflicts are resolved as OTel does (a family whose instruments disagree
  * on the type is dropped; the first HELP and UNIT win), each told once through diag.
  */
+const NO_METRICS = '# no registered metrics';
+/** Data points rendered between two looks at the clock by serializeAsync. */
+const CHUNK_POINTS = 256;
+
 export class PrometheusTextSerializer {
   private readonly labels = new WeakMap<Attributes, string>();
   private readonly names = new Map<string, string | null>();
@@ -455,24 +459,48 @@ export class PrometheusTextSerializer {
   private warned = new Set<string>();
 
   serialize(resourceMetrics: ResourceMetrics): string {
-    const families = this.families(resourceMetrics);
     let out = '';
-    for (const [name, f] of families) {
+    for (const chunk of this.chunks(resourceMetrics)) out += chunk;
+    return out === '' ? NO_METRICS : out;
+  }
+
+  /**
+   * The same text, built in slices of at most `sliceMs` of CPU with the event loop let
+   * through between them: a scrape of 100 000 series must not stall the app's requests for
+   * the whole rendering. The data points are a snapshot, so the text stays consistent.
+   */
+  async serializeAsync(resourceMetrics: ResourceMetrics, sliceMs = 5): Promise<string> {
+    let out = '';
+    let sliceStart = performance.now();
+    for (const chunk of this.chunks(resourceMetrics)) {
+      out += chunk;
+      if (performance.now() - sliceStart >= sliceMs) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        sliceStart = performance.now();
+      }
+    }
+    return out === '' ? NO_METRICS : out;
+  }
+
+  /** The exposition in pieces of at most CHUNK_POINTS data points each. */
+  private *chunks(resourceMetrics: ResourceMetrics): Generator<string> {
+    for (const [name, f] of this.families(resourceMetrics)) {
       if (f.dropped) continue;
       let header = `# HELP ${name} ${escapeText(f.help || 'description missing')}\n`;
       if (f.unit) header += `# UNIT ${name} ${escapeText(f.unit)}\n`;
       header += `# TYPE ${name} ${f.type}\n`;
       for (const m of f.metrics) {
-        const samples = this.samples(name, m);
-        if (header !== '') {
-          out += header + samples;
-          header = '';
-        } else if (samples !== '') {
-          out += samples;
+        for (let from = 0; from < m.dataPoints.length || from === 0; from += CHUNK_POINTS) {
+          const samples = this.samples(name, m, from, Math.min(from + CHUNK_POINTS, m.dataPoints.length));
+          if (header !== '') {
+            yield header + samples;
+            header = '';
+          } else if (samples !== '') {
+            yield samples;
+          }
         }
       }
     }
-    return out === '' ? '# no registered metrics' : out;
   }
 
   /** Families by Prometheus name, in first-seen order, with OTel's metadata rules. */
@@ -563,12 +591,14 @@ export class PrometheusTextSerializer {
     return text;
   }
 
-  private samples(name: string, m: MetricData): string {
+  /** The sample lines of data points [from, to) of a metric. */
+  private samples(name: string, m: MetricData, from: number, to: number): string {
     let out = '';
     switch (m.dataPointType) {
       case DataPointType.SUM:
       case DataPointType.GAUGE:
-        for (const p of m.dataPoints) {
+        for (let i = from; i < to; i++) {
+          const p = m.dataPoints[i]!;
           const labels = this.labelText(p.attributes);
           out += labels === '' ? `${name} ${valueText(p.value)}\n` : `${name}{${labels}} ${valueText(p.value)}\n`;
         }
@@ -579,7 +609,8 @@ export class PrometheusTextSerializer {
         const bucket = `${name}_bucket{`;
         let bounds: readonly number[] | undefined;
         let les: string[] = [];
-        for (const p of m.dataPoints) {
+        for (let j = from; j < to; j++) {
+          const p = m.dataPoints[j]!;
           const labels = this.labelText(p.attributes);
           const h = p.value;
           const braced = labels === '' ? '' : `{${labels}}`;

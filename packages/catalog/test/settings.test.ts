@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { expect } from 'chai';
 import { booleanSetting, choiceSetting, listSetting, logOnce, numberSetting, stringSetting } from '../src';
 
@@ -64,5 +65,15 @@ describe('settings: code option, then environment variable, then default', () =>
       expect(logOnce('k-test', 'warn', 'hello')).to.equal(false);
     });
     expect(err).to.equal('[vigil] warn: hello\n');
+  });
+
+  it('logOnce keyed by hostile values: at most 1000 lines and one saying the rest are dropped', () => {
+    // Its own process: the set of said keys is process-wide.
+    const script = "const { logOnce } = require('@vigil/catalog'); for (let i = 0; i < 5000; i++) logOnce('k' + i, 'warn', 'problem ' + i);";
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', cwd: __dirname });
+    const lines = r.stderr.split('\n').filter((l) => l.startsWith('[vigil]'));
+    expect(lines).to.have.length(1001);
+    expect(lines[999]).to.equal('[vigil] warn: problem 999');
+    expect(lines[1000]).to.equal('[vigil] warn: more than 1000 distinct problems reported; further new ones are not logged');
   });
 });
