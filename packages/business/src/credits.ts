@@ -10,7 +10,7 @@ import {
   userCreditsBalance,
   type AttributesOf,
 } from '@vigil/catalog';
-import { nameValue, safely } from './labels';
+import { nameValue, safely, shown } from './labels';
 import type { Shared } from './shared';
 import type { CreditsOperation, CreditsOptions } from './types';
 
@@ -49,7 +49,7 @@ export class Credits {
     safely('credits operation', () => {
       const op: CreditsOperation = OPERATIONS.includes(operation) ? operation : 'consume';
       if (op !== operation) {
-        logOnce('business:credits-op', 'warn', `credits operation "${String(operation).slice(0, 40)}" is not consume, refund or purchase; ignoring it`);
+        logOnce('business:credits-op', 'warn', `credits operation "${shown(operation)}" is not consume, refund or purchase; ignoring it`);
         return;
       }
       const user_role = this.role(options?.userRole);
@@ -57,7 +57,7 @@ export class Credits {
       if (amount !== undefined) {
         const n = finiteNumber(amount);
         if (n === undefined || n < 0) {
-          logOnce(`business:credits-amount:${op}`, 'warn', `a ${op} credits amount is not a number >= 0 (${String(amount).slice(0, 40)}); the amount is not recorded`);
+          logOnce(`business:credits-amount:${op}`, 'warn', `a ${op} credits amount is not a number >= 0 (${shown(amount)}); the amount is not recorded`);
         } else if (op === 'consume') {
           this.consumed.add(n, { user_role });
         } else if (op === 'purchase') {
@@ -73,7 +73,7 @@ export class Credits {
     if (balance === undefined || balance === null) return;
     const b = finiteNumber(balance);
     if (b === undefined) {
-      logOnce('business:credits-balance', 'warn', `a credits balance is not a number (${String(balance).slice(0, 40)}); not recorded`);
+      logOnce('business:credits-balance', 'warn', `a credits balance is not a number (${shown(balance)}); not recorded`);
       return;
     }
     // OTel histograms refuse negative values; a debt is recorded as 0, in the le="0" bucket.

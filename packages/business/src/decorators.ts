@@ -6,7 +6,7 @@ import { logOnce } from '@vigil/catalog';
 import type { BusinessMetrics } from './business';
 import { finiteNumber } from './credits';
 import { businessMetrics } from './default';
-import { observeCall, resolveOption } from './observe';
+import { callHook, observeCall, resolveOption } from './observe';
 import type { CreditsOperation, MonitorAiTaskOptions, MonitorCreditsOptions } from './types';
 
 type Method<This, Args extends unknown[], R> = (this: This, ...args: Args) => R;
@@ -43,7 +43,7 @@ export function aiTask<This, Args extends unknown[], R>(
     if (!m) return fn.apply(this, args);
     let labels;
     try {
-      labels = m.tasks.labels(service, resolveOption(options.mode, this, args), resolveOption(options.userRole, this, args));
+      labels = m.tasks.labels(service, resolveOption('mode', options.mode, this, args), resolveOption('userRole', options.userRole, this, args));
     } catch {
       return fn.apply(this, args);
     }
@@ -76,9 +76,10 @@ export function creditsOperation<This, Args extends unknown[], R>(
       'credits operation',
       () => fn.apply(this, args),
       (result) => {
-        const amount = options.amount ? options.amount(result, ...args) : undefined;
-        const balance = balanceOf ? balanceOf(result, ...args) : undefined;
-        const userRole = resolveOption(options.userRole, this, args);
+        // each hook on its own: one that throws costs its own value, not the whole record
+        const amount = options.amount ? callHook('amount', () => options.amount!(result, ...args)) : undefined;
+        const balance = balanceOf ? callHook('balance', () => balanceOf(result, ...args)) : undefined;
+        const userRole = resolveOption('userRole', options.userRole, this, args);
         m.credits.record(operation, amount, { userRole, balance });
       },
       (e) => m.recordError(e, 'credits_system'),

@@ -40,11 +40,20 @@ export function errorTypeOf(err: unknown): string {
   return identValue(cls ?? 'Object', 'Object');
 }
 
-/** Runs a metric update; a failure inside vigil is logged once and never reaches the app. */
+/** A value for a log line: its text cut to max characters on one line, or its type when it has none. Never throws. */
+export function shown(v: unknown, max = 40): string {
+  try {
+    return truncate(String(v), max).replace(/[\u0000-\u001f\u007f\u2028\u2029]+/g, ' ');
+  } catch {
+    return v === null ? 'null' : `an unprintable ${typeof v}`;
+  }
+}
+
+/** Runs a metric update; a failure inside vigil (or in a user hook it calls) is logged once and never reaches the app. */
 export function safely(what: string, fn: () => void): void {
   try {
     fn();
   } catch (e) {
-    logOnce(`business:failed:${what}`, 'warn', `recording ${what} failed: ${String(e)}`);
+    logOnce(`business:failed:${what}`, 'warn', `recording ${what} failed: ${shown(e, 200)}`);
   }
 }

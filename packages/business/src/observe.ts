@@ -3,7 +3,8 @@
 // call stays synchronous. Only native promises are awaited: other thenables
 // (lazy query builders) are returned untouched and count as a synchronous success.
 import { types } from 'node:util';
-import { safely } from './labels';
+import { logOnce } from '@vigil/catalog';
+import { safely, shown } from './labels';
 
 export function observeCall<R>(
   what: string,
@@ -34,16 +35,36 @@ export function observeCall<R>(
   return result;
 }
 
-/** A label given as a value or as a function of the call; a throwing function yields the fallback. */
+/**
+ * What a user hook returns, or undefined when it throws (said once per option: the app's call goes on). Hooks are
+ * read synchronously, so a promise one returns is never awaited; its rejection is handled here, or it would be an
+ * unhandled rejection, which ends the process.
+ */
+export function callHook<T>(option: string, hook: () => T): T | undefined {
+  try {
+    const v = hook();
+    if (types.isPromise(v)) v.then(undefined, () => {});
+    return v;
+  } catch (e) {
+    logOnce(`business:hook-threw:${option}`, 'warn', `the ${option} option threw (${shown(e, 200)}); recording without it`);
+    return undefined;
+  }
+}
+
+/**
+ * A label given as a value or as a function of the call. A function that throws, or returns anything but a string
+ * (or undefined / null: "the default"), gives the default, said once per option.
+ */
 export function resolveOption<Args extends unknown[]>(
+  name: string,
   option: string | ((...args: Args) => string | undefined) | undefined,
   self: unknown,
   args: Args,
 ): string | undefined {
   if (typeof option !== 'function') return option;
-  try {
-    return option.apply(self, args) ?? undefined;
-  } catch {
-    return undefined;
-  }
+  const v: unknown = callHook(name, () => option.apply(self, args));
+  if (v === undefined || v === null || typeof v === 'string') return v ?? undefined;
+  const kind = types.isPromise(v) ? 'a Promise (options are read synchronously)' : typeof v === 'object' ? 'an object' : `a ${typeof v}`;
+  logOnce(`business:hook-junk:${name}`, 'warn', `the ${name} option returned ${kind}, not a string; using the default ${name}`);
+  return undefined;
 }

@@ -38,7 +38,8 @@ export class Security {
     if (s === undefined || s === null) return fallback;
     const v = String(s).toLowerCase().trim();
     if ((SEVERITIES as readonly string[]).includes(v)) return v as SecuritySeverity;
-    logOnce(`business:severity:${v.slice(0, 20)}`, 'warn', `security severity "${v.slice(0, 20)}" is not one of ${SEVERITIES.join(', ')}; using "${fallback}"`);
+    // One line for the first bad severity: a key per value would log every distinct bad value.
+    logOnce('business:severity', 'warn', `security severity "${v.slice(0, 20)}" is not one of ${SEVERITIES.join(', ')}; using "${fallback}" (said once)`);
     return fallback;
   }
 

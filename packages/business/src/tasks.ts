@@ -21,7 +21,7 @@ import {
   logOnce,
   type AttributesOf,
 } from '@vigil/catalog';
-import { errorTypeOf, nameValue, safely } from './labels';
+import { BoundedValues, errorTypeOf, nameValue, safely, shown } from './labels';
 import { observeCall } from './observe';
 import type { Shared } from './shared';
 import type { AiTaskCompletion, AiTaskHandle, AiTaskOptions, AiTaskStatus, AiTaskSubmission, AiTaskTicket } from './types';
@@ -40,6 +40,8 @@ export class AiTasks {
   private readonly duration: Histogram<AttributesOf<typeof aiTaskDurationSeconds>>;
   private readonly failures: Counter<AttributesOf<typeof aiServiceFailuresTotal>>;
   private readonly open = new Set<TaskHandle>();
+  /** error_type of ai_service_failures_total: error classes are as unbounded as the code that throws them. */
+  private readonly failureTypes = new BoundedValues(`${aiServiceFailuresTotal.name} error_type`, 50);
 
   constructor(
     private readonly shared: Shared,
@@ -71,7 +73,7 @@ export class AiTasks {
       this.duration.record(durationSeconds, { service: l.service, mode: l.mode });
     }
     if (status === 'failed') {
-      this.failures.add(1, { service: l.service, error_type: errorTypeOf(error) });
+      this.failures.add(1, { service: l.service, error_type: this.failureTypes.get(errorTypeOf(error)) });
       this.shared.recordError(error, `ai_service_${l.service}`);
     }
   }
@@ -103,7 +105,7 @@ export class AiTasks {
       const l = this.labels(c?.service, c?.mode, c?.userRole);
       const status: AiTaskStatus = STATUSES.includes(c?.status) ? c.status : 'failed';
       if (status !== c?.status) {
-        logOnce('business:task-status', 'warn', `completeAiTask: status "${String(c?.status).slice(0, 40)}" is not success, failed or pending; counting it as failed`);
+        logOnce('business:task-status', 'warn', `completeAiTask: status "${shown(c?.status)}" is not success, failed or pending; counting it as failed`);
       }
       const at = toEpochMs(c?.submittedAt);
       if (at === undefined && status === 'success') {

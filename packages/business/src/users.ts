@@ -82,6 +82,8 @@ interface UserRecord {
 /** Exact per-process counting with bounded memory. */
 export class LocalUserStore {
   private readonly users = new Map<string, UserRecord>();
+  /** Day index of the last prune: records only go stale when the day changes, so a full store prunes once a day. */
+  private prunedDay = -1;
 
   constructor(
     private readonly maxUsers: number,
@@ -98,7 +100,11 @@ export class LocalUserStore {
     const r = this.users.get(key);
     if (r === undefined) {
       if (this.users.size >= this.maxUsers) {
-        this.prune(now);
+        // Pruning scans every user: once per day, not once per new user past the cap (quadratic under a flood of ids).
+        if (d !== this.prunedDay) {
+          this.prune(now);
+          this.prunedDay = d;
+        }
         if (this.users.size >= this.maxUsers) {
           logOnce(
             'business:users-cap',

@@ -170,4 +170,17 @@ describe('business: AI tasks', () => {
     expect(services).to.include('other');
     expect(services.length).to.equal(51);
   });
+
+  it('bounds error_type of ai_service_failures_total: 50 error classes, then other', async () => {
+    r = rig();
+    for (let i = 0; i < 80; i++) {
+      const name = `Failure${i}Error`;
+      const Failure = { [name]: class extends Error {} }[name]!;
+      expect(() => r.b.trackAiTask('flux', () => { throw new Failure('x'); })).to.throw(Failure);
+    }
+    const types = lines(await r.scrape(), 'ai_service_failures_total').map((l) => /error_type="([^"]*)"/.exec(l)![1]);
+    expect(types).to.include('Failure0Error');
+    expect(types).to.include('other');
+    expect(types.length).to.equal(51);
+  });
 });

@@ -82,6 +82,15 @@ describe('business: users', () => {
       expect(r.b.userCounts()).to.include({ active: 3, daily: 3, monthly: 3 });
     });
 
+    it('at maxTrackedUsers, users unseen for a month make room on a later day', async () => {
+      let now = at(0, 12, 0);
+      r = rig({ clock: () => now, maxTrackedUsers: 3 });
+      for (const id of ['u1', 'u2', 'u3', 'u4']) r.b.markActive(id);
+      now = at(31, 12, 0);
+      for (const id of ['v1', 'v2', 'v3', 'v4']) r.b.markActive(id);
+      expect(r.b.userCounts()).to.include({ active: 3, daily: 3, monthly: 3 });
+    });
+
     it('ignores ids that are not strings or numbers, never throwing', async () => {
       r = rig();
       r.b.markActive({} as never);

@@ -5,8 +5,8 @@
 // so a channel that went enabled -> auto_disabled would show both
 // status="enabled" 1 and status="auto_disabled" 3 forever. The series live
 // in vigil's lean registry instead (the MetricProducer @vigil/node hands to
-// its readers), which is redrawn from the current map on every change.
-import { newApiChannelStatus, type LeanRegistry, type LeanValueFamily } from '@vigil/catalog';
+// its readers); a channel whose labels change is redrawn from the current map.
+import { logOnce, newApiChannelStatus, type LeanRegistry, type LeanValueFamily } from '@vigil/catalog';
 import { VERSION } from './version';
 
 export const STATUS_NAMES: Readonly<Record<1 | 2 | 3 | 4, string>> = {
@@ -15,6 +15,9 @@ export const STATUS_NAMES: Readonly<Record<1 | 2 | 3 | 4, string>> = {
   3: 'auto_disabled',
   4: 'deleted',
 };
+
+/** Channels tracked per registry; a New API deployment has hundreds, and each entry is kept until removed. */
+const MAX_CHANNELS = 10_000;
 
 interface Entry {
   owner: object;
@@ -33,8 +36,18 @@ class ChannelBoard {
   }
 
   set(owner: object, siteId: string, channelId: string, channelName: string, channelType: string, code: 1 | 2 | 3 | 4): void {
-    this.entries.set(`${siteId}\u0000${channelId}`, { owner, labels: [channelId, channelName, channelType, STATUS_NAMES[code], siteId], code });
-    this.redraw();
+    const key = `${siteId}\u0000${channelId}`;
+    const old = this.entries.get(key);
+    if (old === undefined && this.entries.size >= MAX_CHANNELS) {
+      logOnce('gateway:channels-cap', 'warn', `new_api_channel_status holds ${MAX_CHANNELS} channels; the status of further channels is not recorded`);
+      return;
+    }
+    const labels = [channelId, channelName, channelType, STATUS_NAMES[code], siteId];
+    this.entries.set(key, { owner, labels, code });
+    // A status sync sets every channel again and again: only a changed label set has an old series to drop
+    // (a redraw costs every channel); a new or unchanged channel is one series.
+    if (old === undefined || sameLabels(old.labels, labels)) this.family.get(labels).set(code);
+    else this.redraw();
   }
 
   remove(siteId: string, channelId: string): void {
@@ -56,6 +69,11 @@ class ChannelBoard {
     this.family.clear();
     for (const e of this.entries.values()) this.family.get(e.labels).set(e.code);
   }
+}
+
+function sameLabels(a: readonly string[], b: readonly string[]): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 const boards = new WeakMap<LeanRegistry, ChannelBoard>();

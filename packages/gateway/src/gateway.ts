@@ -154,7 +154,8 @@ export class GatewayMetrics {
     try {
       const code = statusCode(status);
       if (code === undefined) {
-        logOnce(`gateway:channel-status:${String(status).slice(0, 20)}`, 'warn', `channel status ${String(status).slice(0, 40)} is not 1-4 or enabled / manually_disabled / auto_disabled / deleted; ignored`);
+        // One line for the first bad status: a key per value would log every distinct bad value.
+        logOnce('gateway:channel-status', 'warn', `channel status ${String(status).slice(0, 40)} is not 1-4 or enabled / manually_disabled / auto_disabled / deleted; ignored (said once)`);
         return;
       }
       const id = nameValue(channel?.channelId, 'unknown', 64);

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { createGatewayMetrics, normalizeErrorMessage } from '../src/index';
+import { LeanRegistry } from '@vigil/catalog';
 import { inProcessMetrics } from '@vigil/testing';
 import { bucketBounds, CH1, histogramCounts, lines, META1, rig, type Rig } from './helpers';
 
@@ -196,5 +197,27 @@ describe('gateway: channel status', () => {
     ]);
     r.gw.shutdown();
     expect(lines(await r.scrape(), 'new_api_channel_status')).to.deep.equal([]);
+  });
+
+  it('a repeated status sync of many channels: an unchanged channel keeps its series, past the limit one overflow per set, at most 10 000 channels', async () => {
+    const overflowOf = (registry: LeanRegistry) =>
+      registry.snapshot().flatMap((s) => s.metrics).find((m) => m.descriptor.name === 'vigil_metric_overflow_total')?.dataPoints[0]?.value;
+    const m = inProcessMetrics();
+    try {
+      const registry = new LeanRegistry();
+      registry.cardinalityLimit = 100;
+      const gw = createGatewayMetrics({ meterProvider: m.meterProvider, registry, siteId: 'test' });
+      for (let sync = 0; sync < 2; sync++) for (let id = 1; id <= 150; id++) gw.setChannelStatus({ channelId: id, channelName: `ch${id}`, channelType: 'openai' }, 1);
+      expect(registry.seriesCount()).to.equal(101); // 100 channels and the overflow series
+      expect(overflowOf(registry), 'one per set of a channel past the limit (a redraw per set counted every channel again)').to.equal(100);
+
+      const big = new LeanRegistry();
+      big.cardinalityLimit = 100;
+      const gw2 = createGatewayMetrics({ meterProvider: m.meterProvider, registry: big, siteId: 'test' });
+      for (let id = 1; id <= 10_001; id++) gw2.setChannelStatus({ channelId: id }, 'enabled');
+      expect(overflowOf(big), 'the 10 001st channel is not recorded').to.equal(10_000 - 100);
+    } finally {
+      await m.shutdown();
+    }
   });
 });
