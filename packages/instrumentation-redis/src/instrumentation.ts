@@ -14,16 +14,18 @@ import {
 } from '@vigil/catalog';
 import type {
   IoClientClass,
+  IoCommandClass,
   IoModule,
   IoPipeline,
   NrClientInternals,
   NrLinkedListModule,
   NrClientModule,
+  NrModuleExports,
   NrQueueModule,
 } from './internal-types';
-import { wrapPipelineExec, wrapSendCommand } from './ioredis';
+import { wrapPipelineExec, wrapPipelineSendCommand, wrapSendCommand, wrapTransformReply } from './ioredis';
 import { describe, MemoryMonitor } from './memory';
-import { wrapAddCommand, wrapBatch, wrapConnect, wrapListAdd, wrapSendCommand as wrapNrSendCommand } from './node-redis';
+import { wrapAddCommand, wrapBatch, wrapCarryMarker, wrapConnect, wrapListAdd, wrapSendCommand as wrapNrSendCommand } from './node-redis';
 import { DEFAULT_OPERATIONS, labelTable } from './operations';
 import { Recorder } from './recorder';
 import type { RedisInstrumentationConfig } from './types';
@@ -31,6 +33,26 @@ import { PACKAGE_NAME, PACKAGE_VERSION } from './version';
 import { unwrapMethod, wrapMethod } from './wrap';
 
 const SCOPE = { name: PACKAGE_NAME, version: PACKAGE_VERSION };
+
+/**
+ * The node-redis methods that run a function on a connection only after an await (finding the
+ * slot's node, waiting for a pooled client or a sentinel's lease), by file: `fnAt` is that
+ * function's argument; with `makes`, the argument makes the function (once per target node).
+ */
+const CARRIERS: ReadonlyArray<{
+  file: string;
+  methods: ReadonlyArray<{ classes: readonly string[]; method: string; fnAt: number; makes?: boolean; optional?: boolean }>;
+}> = [
+  {
+    file: 'cluster/index.js',
+    methods: [
+      { classes: ['default'], method: '_execute', fnAt: 3 },
+      { classes: ['default'], method: '_executeWithPolicies', fnAt: 3, makes: true, optional: true }, // @redis/client 6
+    ],
+  },
+  { file: 'client/pool.js', methods: [{ classes: ['RedisClientPool'], method: 'execute', fnAt: 0 }] },
+  { file: 'sentinel/index.js', methods: [{ classes: ['default', 'RedisSentinelClient'], method: '_execute', fnAt: 1 }] },
+];
 
 /** The majors of ioredis and @redis/client (node-redis' core; `redis` re-exports it) this package patches. */
 const IOREDIS_VERSIONS = ['>=5.0.0 <7'];
@@ -175,6 +197,26 @@ export class RedisInstrumentation extends InstrumentationBase<RedisInstrumentati
             }),
             (exports: NrLinkedListModule) => unwrapMethod(exports.DoublyLinkedList?.prototype, 'add'),
           ),
+          // Clients that hand a command to a connection only after an await carry vigil's marker over.
+          ...CARRIERS.map(
+            ({ file, methods }) =>
+              new InstrumentationNodeModuleFile(
+                `@redis/client/dist/lib/${file}`,
+                NODE_REDIS_VERSIONS,
+                (exports: NrModuleExports) => this.patchFile(exports, () => {
+                  for (const { classes, method, fnAt, makes, optional } of methods) {
+                    for (const name of classes) {
+                      const proto = exports[name]?.prototype;
+                      if (typeof proto?.[method] === 'function') wrapMethod(proto, method, wrapCarryMarker(fnAt, makes));
+                      else if (!optional) throw new Error(`${name}#${method} of ${file} not found; vigil's own commands through it are counted`);
+                    }
+                  }
+                }),
+                (exports: NrModuleExports) => {
+                  for (const { classes, method } of methods) for (const name of classes) unwrapMethod(exports[name]?.prototype, method);
+                },
+              ),
+          ),
         ],
       ),
     ];
@@ -189,23 +231,34 @@ export class RedisInstrumentation extends InstrumentationBase<RedisInstrumentati
     return exports;
   }
 
-  private ioClasses(exports: IoModule): { Redis?: IoClientClass; Cluster?: IoClientClass; Pipeline?: { prototype: IoPipeline } } {
-    // CommonJS: module.exports is the Redis class, with Cluster and Pipeline on it. ESM
+  private ioClasses(exports: IoModule): { Redis?: IoClientClass; Cluster?: IoClientClass; Pipeline?: { prototype: IoPipeline }; Command?: IoCommandClass } {
+    // CommonJS: module.exports is the Redis class, with Cluster, Pipeline and Command on it. ESM
     // (import-in-the-middle): a namespace with them as named exports.
     const Redis = typeof exports === 'function' ? (exports as IoClientClass) : (exports.default ?? exports.Redis);
     const inner = exports.default as IoModule | undefined;
-    return { Redis, Cluster: exports.Cluster ?? inner?.Cluster, Pipeline: exports.Pipeline ?? inner?.Pipeline };
+    return {
+      Redis,
+      Cluster: exports.Cluster ?? inner?.Cluster,
+      Pipeline: exports.Pipeline ?? inner?.Pipeline,
+      Command: exports.Command ?? inner?.Command,
+    };
   }
 
   private patchIoredis(exports: IoModule): IoModule {
     try {
-      const { Redis, Cluster, Pipeline } = this.ioClasses(exports);
+      const { Redis, Cluster, Pipeline, Command } = this.ioClasses(exports);
       if (typeof Redis?.prototype?.sendCommand !== 'function') throw new Error('Redis#sendCommand not found');
+      // Replies first: a command noted by sendCommand must find its reply counted.
+      if (typeof Command?.prototype?.transformReply !== 'function') throw new Error('Command#transformReply not found; single commands are not counted');
+      wrapMethod(Command.prototype, 'transformReply', wrapTransformReply(this.sinks));
       wrapMethod(Redis.prototype, 'sendCommand', wrapSendCommand(this.sinks, false));
       if (typeof Cluster?.prototype?.sendCommand === 'function') {
         wrapMethod(Cluster.prototype, 'sendCommand', wrapSendCommand(this.sinks, true));
       }
-      if (typeof Pipeline?.prototype?.exec !== 'function') throw new Error('Pipeline#exec not found; pipelines and transactions are not counted');
+      if (typeof Pipeline?.prototype?.exec !== 'function' || typeof Pipeline.prototype.sendCommand !== 'function') {
+        throw new Error('Pipeline#exec / #sendCommand not found; pipelines and transactions are not counted');
+      }
+      wrapMethod(Pipeline.prototype, 'sendCommand', wrapPipelineSendCommand());
       wrapMethod(Pipeline.prototype, 'exec', wrapPipelineExec(this.sinks));
     } catch (err) {
       logOnce('redis:patch-ioredis', 'warn', `ioredis is not fully instrumented (${describe(err)})`);
@@ -214,10 +267,12 @@ export class RedisInstrumentation extends InstrumentationBase<RedisInstrumentati
   }
 
   private unpatchIoredis(exports: IoModule): void {
-    const { Redis, Cluster, Pipeline } = this.ioClasses(exports);
+    const { Redis, Cluster, Pipeline, Command } = this.ioClasses(exports);
     unwrapMethod(Redis?.prototype, 'sendCommand');
     unwrapMethod(Cluster?.prototype, 'sendCommand');
+    unwrapMethod(Pipeline?.prototype, 'sendCommand');
     unwrapMethod(Pipeline?.prototype, 'exec');
+    unwrapMethod(Command?.prototype, 'transformReply');
   }
 
   private patchNodeRedis(exports: NrClientModule): NrClientModule {

@@ -11,7 +11,13 @@ export interface IoCommand {
   args: unknown[];
   resolve: (value: unknown) => unknown;
   reject: (err: unknown) => unknown;
+  /** Called by the command's resolve, with the command as `this`, on the raw reply. */
+  transformReply(reply: unknown): unknown;
   [key: symbol]: unknown;
+}
+
+export interface IoCommandClass {
+  prototype: IoCommand;
 }
 
 /** The options of an ioredis connection that say where and how it connects. */
@@ -44,8 +50,10 @@ export interface IoClientClass {
 export interface IoPipeline {
   redis?: unknown;
   promise?: Promise<unknown>;
-  _queue?: Array<{ name: string; args?: unknown[]; ignore?: boolean }>;
+  _queue?: Array<{ name: string; args?: unknown[]; ignore?: boolean; [key: symbol]: unknown }>;
   exec(...args: unknown[]): unknown;
+  /** Adds a command to the pipeline (every command of a pipeline, transaction or auto-pipeline). */
+  sendCommand(command: IoCommand): unknown;
   [key: symbol]: unknown;
 }
 
@@ -56,6 +64,7 @@ export interface IoModule {
   Redis?: IoClientClass;
   Cluster?: IoClientClass;
   Pipeline?: { prototype: IoPipeline };
+  Command?: IoCommandClass;
 }
 
 // ---------------------------------------------------------------- @redis/client
@@ -113,6 +122,9 @@ export interface NrQueueModule {
 export interface NrLinkedList {
   add(value: unknown, asap?: boolean): unknown;
 }
+
+/** A module whose exported classes vigil wraps methods of (RedisCluster, RedisClientPool, the sentinel clients). */
+export type NrModuleExports = Record<string, { prototype?: Record<string, (...args: unknown[]) => unknown> } | undefined>;
 
 export interface NrLinkedListModule {
   DoublyLinkedList?: { prototype: NrLinkedList };

@@ -1,30 +1,34 @@
 // ioredis (5 and 6).
 //
 // Single commands: every command a connection sends passes through
-// Redis#sendCommand(command) as a Command object whose resolve / reject settle the
-// promise the application awaits. A cluster client routes through
+// Redis#sendCommand(command) as a Command object. A cluster client routes through
 // Cluster#sendCommand first, which installs its own reject to follow MOVED / ASK
-// redirections before handing the command to a node's connection. vigil wraps a
-// command's resolve and reject the first time it sees it (commands pass through
-// sendCommand again when the offline queue is flushed or a redirection is
-// followed), at the outermost layer: on a cluster client that is before the
-// cluster's own reject, so a redirection never reaches vigil and the command is
-// counted once, with its final result. MULTI sent on its own (`multi({ pipeline:
-// false })`) is followed per connection: the commands after it are counted from
-// EXEC's reply.
+// redirections before handing the command to a node's connection. vigil notes a
+// command the first time it sees it (commands pass through sendCommand again when
+// the offline queue is flushed or a redirection is followed), at the outermost
+// layer: on a cluster client that is before the cluster's own reject, so a
+// redirection never reaches vigil and the command is counted once, with its final
+// result. Its reply is counted in Command#transformReply, which the command's
+// resolve calls (as a method, so one wrapper on the prototype serves every command
+// without a closure per command); its error through a wrapper of the command's
+// reject. MULTI sent on its own (`multi({ pipeline: false })`) is followed per
+// connection: the commands after it are counted from EXEC's reply.
 //
 // Pipelines and transactions (`pipeline()`, `multi()`, auto-pipelining): their
 // commands reach sendCommand with the pipeline's stream and are left alone there;
 // Pipeline#exec's result ([error, result] per command, EXEC's entry holding the
 // transaction's results) is counted once the pipeline settles, so a batch costs one
 // promise callback instead of two closures per command, and a cluster pipeline
-// that follows a redirection is counted once, with its final results.
+// that follows a redirection is counted once, with its final results. vigil's own
+// commands are recognised as they join a pipeline (Pipeline#sendCommand), since an
+// auto-pipeline mixes commands from many callers.
 import { logOnce } from '@vigil/catalog';
 import type { IoClient, IoCommand, IoPipeline } from './internal-types';
+import { isInternal } from './internal';
 import { describe, type MemoryMonitor, type Probe, type TrackedClient } from './memory';
 import { RespProbe } from './probe';
 import { Kind } from './operations';
-import { isNoScript, keysOf, Rec, replyTime, type OpInfo, type Recorder } from './recorder';
+import { isNoScript, keysOf, now, Rec, type OpInfo, type Recorder } from './recorder';
 import type { Switch } from './wrap';
 
 const kState = Symbol('vigil.redis.state');
@@ -53,15 +57,17 @@ export function wrapSendCommand(sinks: Sinks, viaCluster: boolean) {
     function vigilSendCommand(this: IoClient, command: IoCommand, stream?: unknown): unknown {
       // eslint-disable-next-line prefer-rest-params
       if (!sw.on) return original.apply(this, arguments as unknown as Parameters<IoClient['sendCommand']>);
-      try {
-        let state = this[kState] as ConnState | undefined;
-        if (state === undefined) state = newState(this, sinks, viaCluster);
-        // A pipeline's commands come with its stream: Pipeline#exec counts them.
-        if (stream === undefined && command !== null && typeof command === 'object' && command[kRec] === undefined) {
-          see(sinks, state, command);
+      // A pipeline's commands come with its stream: Pipeline#exec counts them.
+      if (stream === undefined) {
+        // Read outside the try block: inside one, V8 calls the clock through its slow path.
+        const sent = now();
+        try {
+          let state = this[kState] as ConnState | undefined;
+          if (state === undefined) state = newState(this, sinks, viaCluster);
+          if (command !== null && typeof command === 'object' && command[kRec] === undefined) see(sinks, state, command, sent);
+        } catch (err) {
+          failed('count a command', err);
         }
-      } catch (err) {
-        failed('count a command', err);
       }
       // eslint-disable-next-line prefer-rest-params
       return original.apply(this, arguments as unknown as Parameters<IoClient['sendCommand']>);
@@ -76,9 +82,14 @@ function newState(client: IoClient, sinks: Sinks, viaCluster: boolean): ConnStat
   return state;
 }
 
-function see(sinks: Sinks, state: ConnState, command: IoCommand): void {
+function see(sinks: Sinks, state: ConnState, command: IoCommand, sent: number): void {
   const recorder = sinks.recorder();
   if (recorder === undefined) return;
+  // vigil's own commands are not counted at all, nor do they open or close a transaction.
+  if (isInternal()) {
+    command[kRec] = null;
+    return;
+  }
   const op = recorder.op(command.name);
   switch (op.kind) {
     case Kind.Ignore:
@@ -94,8 +105,7 @@ function see(sinks: Sinks, state: ConnState, command: IoCommand): void {
       state.tx = null;
       return;
   }
-  const args = command.args;
-  const rec = new Rec(op, performance.now(), keysOf(op, Array.isArray(args) ? args.length : 1));
+  const rec = new Rec(op, sent, op.kind === Kind.Count ? keysOf(op, Array.isArray(command.args) ? command.args.length : 1) : 0);
   if (op.kind === Kind.Exec) {
     rec.txList = state.tx ?? [];
     state.tx = null;
@@ -104,23 +114,14 @@ function see(sinks: Sinks, state: ConnState, command: IoCommand): void {
     state.tx.push(rec);
   }
   command[kRec] = rec;
-  const resolve = command.resolve;
   const reject = command.reject;
-  if (typeof resolve !== 'function' || typeof reject !== 'function') return;
-  command.resolve = (value: unknown): unknown => {
-    try {
-      settle(recorder, rec, value, false);
-    } catch (err) {
-      failed('count a reply', err);
-    }
-    return resolve.call(command, value);
-  };
+  if (typeof reject !== 'function') return;
   command.reject = (err: unknown): unknown => {
     try {
       // A custom command's EVALSHA answered NOSCRIPT is sent again as EVAL. (A cluster client
       // follows redirections before this reject is reached; a standalone connection's MOVED
       // is the application's error.)
-      if (!isNoScript(err)) settle(recorder, rec, err, true);
+      if (!isNoScript(err)) recorder.settle(rec, err, true);
     } catch (e) {
       failed('count a reply', e);
     }
@@ -128,17 +129,37 @@ function see(sinks: Sinks, state: ConnState, command: IoCommand): void {
   };
 }
 
-function settle(recorder: Recorder, rec: Rec, value: unknown, isError: boolean): void {
-  if (rec.done) return;
-  if (rec.txList !== null) {
-    rec.done = true;
-    recorder.exec(rec.txList, value, isError, replyTime());
-    return;
-  }
-  // A queued command's own reply is "QUEUED"; an error means the server refused to queue it.
-  if (rec.queued && !isError) return;
-  rec.done = true;
-  recorder.settle(rec, value, isError, replyTime());
+/**
+ * The wrapper for Command#transformReply: the command's resolve calls it with the raw reply.
+ * The reply is counted once it is transformed: a transformation that throws rejects the
+ * command, which counts as its error.
+ */
+export function wrapTransformReply(sinks: Sinks) {
+  return (original: IoCommand['transformReply'], sw: Switch): IoCommand['transformReply'] =>
+    function vigilTransformReply(this: IoCommand, reply: unknown): unknown {
+      const result = original.call(this, reply);
+      if (sw.on) {
+        const rec = this[kRec] as Rec | null | undefined;
+        if (rec !== undefined && rec !== null) {
+          try {
+            sinks.recorder()?.settle(rec, reply, false);
+          } catch (err) {
+            failed('count a reply', err);
+          }
+        }
+      }
+      return result;
+    };
+}
+
+/** The wrapper for Pipeline#sendCommand: marks vigil's own commands as they join a pipeline. */
+export function wrapPipelineSendCommand() {
+  return (original: IoPipeline['sendCommand'], sw: Switch): IoPipeline['sendCommand'] =>
+    function vigilPipelineSendCommand(this: IoPipeline, command: IoCommand): unknown {
+      if (sw.on && command !== null && typeof command === 'object' && isInternal()) command[kRec] = null;
+      // eslint-disable-next-line prefer-rest-params
+      return original.apply(this, arguments as unknown as [IoCommand]);
+    };
 }
 
 // ---------------------------------------------------------------- pipelines
@@ -155,7 +176,7 @@ export function wrapPipelineExec(sinks: Sinks) {
         // cluster pipeline retries through it); the pipeline's promise settles once.
         if (this[kCounted] === undefined && result === this.promise && result instanceof Promise) {
           this[kCounted] = true;
-          const start = performance.now();
+          const start = now();
           result.then(
             (results: unknown) => countPipeline(sinks, this, results, start),
             (err: unknown) => countPipeline(sinks, this, err, start, true),
@@ -172,7 +193,7 @@ function countPipeline(sinks: Sinks, pipeline: IoPipeline, results: unknown, sta
   const recorder = sinks.recorder();
   const queue = pipeline._queue;
   if (recorder === undefined || !Array.isArray(queue) || (!rejected && !Array.isArray(results))) return;
-  const seconds = (performance.now() - start) / 1000;
+  const seconds = (now() - start) / 1000;
   try {
     tallyPipeline(recorder, queue, results, rejected);
   } finally {
@@ -191,6 +212,7 @@ function tallyPipeline(recorder: Recorder, queue: NonNullable<IoPipeline['_queue
     const cmd = queue[i]!;
     if (cmd.ignore === true) continue;
     const entry = entries?.[ri++] as [unknown, unknown] | undefined;
+    if (cmd[kRec] === null) continue; // vigil's own
     // A pipeline rejected as a whole (its keys span cluster slots, the cluster is not
     // ready) sent nothing: each of its commands is an error the application sees.
     const err = entries === undefined ? (results ?? true) : Array.isArray(entry) ? entry[0] : undefined;

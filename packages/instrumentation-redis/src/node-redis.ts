@@ -26,10 +26,11 @@
 import { logOnce } from '@vigil/catalog';
 import type { NrAddOptions, NrClient, NrQueue, NrQueueValue } from './internal-types';
 import type { ConnectionOptions } from 'node:tls';
+import { asInternal, isInternal, marker } from './internal';
 import { describe, type MemoryMonitor, type Probe, type TrackedClient } from './memory';
 import { RespProbe } from './probe';
 import { Kind } from './operations';
-import { isNoScript, isRedirect, keysOf, Rec, replyTime, type Recorder } from './recorder';
+import { isNoScript, isRedirect, keysOf, now, Rec, type Recorder } from './recorder';
 import type { Switch } from './wrap';
 
 const kState = Symbol('vigil.redis.state');
@@ -79,9 +80,11 @@ export function wrapAddCommand(sinks: Sinks) {
         b.promises.push(promise);
         return promise;
       }
+      // Read outside the try block: inside one, V8 calls the clock through its slow path.
+      const sent = now();
       let rec: Rec | undefined;
       try {
-        rec = see(this, sinks, args);
+        rec = see(this, sinks, args, sent);
         // The cluster client routes the commands it sends again on MOVED / ASK with a slot number.
         if (rec !== undefined && options !== null && typeof options === 'object' && 'slotNumber' in options) rec.followsRedirects = true;
       } catch (err) {
@@ -125,12 +128,13 @@ export function wrapListAdd(sinks: Sinks) {
     };
 }
 
-function see(queue: NrQueue, sinks: Sinks, args: unknown[]): Rec | undefined {
+function see(queue: NrQueue, sinks: Sinks, args: unknown[], sent: number): Rec | undefined {
   let state = queue[kState] as QueueState | undefined;
   if (state === undefined) queue[kState] = state = { tx: null };
   if (!Array.isArray(args) || args.length === 0) return undefined;
   const recorder = sinks.recorder();
-  if (recorder === undefined) return undefined;
+  // vigil's own commands are not counted at all, nor do they open or close a transaction.
+  if (recorder === undefined || isInternal()) return undefined;
   const op = recorder.op(args[0]);
   switch (op.kind) {
     case Kind.Ignore:
@@ -142,7 +146,7 @@ function see(queue: NrQueue, sinks: Sinks, args: unknown[]): Rec | undefined {
       state.tx = null;
       return undefined;
   }
-  const rec = new Rec(op, performance.now(), keysOf(op, args.length - 1));
+  const rec = new Rec(op, sent, op.kind === Kind.Count ? keysOf(op, args.length - 1) : 0);
   if (op.kind === Kind.Exec) {
     rec.txList = state.tx ?? [];
     state.tx = null;
@@ -191,17 +195,7 @@ function watchPromise(sinks: Sinks, rec: Rec, promise: Promise<unknown>): void {
 }
 
 function settle(sinks: Sinks, rec: Rec, value: unknown, isError: boolean): void {
-  if (rec.done) return;
-  const recorder = sinks.recorder();
-  if (recorder === undefined) return;
-  if (rec.txList !== null) {
-    rec.done = true;
-    recorder.exec(rec.txList, value, isError, replyTime());
-    return;
-  }
-  if (rec.queued && !isError) return; // "QUEUED": EXEC's reply holds the result
-  rec.done = true;
-  recorder.settle(rec, value, isError, replyTime());
+  sinks.recorder()?.settle(rec, value, isError);
 }
 
 /**
@@ -215,8 +209,8 @@ export function wrapSendCommand(sinks: Sinks) {
       const result = original.call(this, args, options);
       if (!sw.on) return result;
       try {
-        if (addCalls === before && batch === undefined && result instanceof Promise) {
-          const start = performance.now();
+        if (addCalls === before && batch === undefined && result instanceof Promise && !isInternal()) {
+          const start = now();
           result.catch((err: unknown) => countFailedBatch(sinks, [{ args }], err, start, false)).catch(() => undefined);
         }
       } catch (err) {
@@ -241,11 +235,11 @@ function argsAt(list: ArgsList, i: number): unknown[] | undefined {
 export function wrapBatch(sinks: Sinks, multi: boolean) {
   return (original: (this: NrClient, commands: Commands, ...rest: unknown[]) => Promise<unknown>, sw: Switch) =>
     function vigilBatch(this: NrClient, commands: Commands, ...rest: unknown[]): Promise<unknown> {
-      if (!sw.on || !Array.isArray(commands)) return original.call(this, commands, ...rest);
+      if (!sw.on || !Array.isArray(commands) || isInternal()) return original.call(this, commands, ...rest);
       const b = new Batch();
       const outer = batch;
       batch = b;
-      const start = performance.now();
+      const start = now();
       let result: Promise<unknown>;
       try {
         result = original.call(this, commands, ...rest);
@@ -281,7 +275,7 @@ export function wrapBatch(sinks: Sinks, multi: boolean) {
 function countBatch(sinks: Sinks, argsList: ArgsList, replies: unknown, multi: boolean, start: number): void {
   const recorder = sinks.recorder();
   if (recorder === undefined || !Array.isArray(replies)) return;
-  const seconds = (performance.now() - start) / 1000;
+  const seconds = (now() - start) / 1000;
   try {
     for (let i = 0; i < argsList.length; i++) {
       const args = argsAt(argsList, i);
@@ -313,7 +307,7 @@ function countFailedBatch(sinks: Sinks, argsList: ArgsList, err: unknown, start:
   if (isWatchError(err) || (redirectsFollowed && isRedirect(err))) return;
   const recorder = sinks.recorder();
   if (recorder === undefined) return;
-  const seconds = (performance.now() - start) / 1000;
+  const seconds = (now() - start) / 1000;
   try {
     for (let i = 0; i < argsList.length; i++) {
       const args = argsAt(argsList, i);
@@ -334,7 +328,7 @@ function countFailedPipeline(sinks: Sinks, argsList: ArgsList, promises: Promise
   void Promise.allSettled(promises).then((outcomes) => {
     const recorder = sinks.recorder();
     if (recorder === undefined) return;
-    const seconds = (performance.now() - start) / 1000;
+    const seconds = (now() - start) / 1000;
     try {
       for (let i = 0; i < argsList.length && i < outcomes.length; i++) {
         const args = argsAt(argsList, i);
@@ -349,6 +343,42 @@ function countFailedPipeline(sinks: Sinks, argsList: ArgsList, promises: Promise
       recorder.flush(seconds);
     }
   });
+}
+
+// ---------------------------------------------------------------- vigil's own commands
+
+/** fn, raising vigil's marker (internal.ts) while it runs. */
+function carryingMarker<F extends (...args: never[]) => unknown>(fn: F): F {
+  return function (this: unknown, ...args: Parameters<F>) {
+    return asInternal(fn, this, args);
+  } as F;
+}
+
+/**
+ * The wrapper for the methods through which node-redis' cluster and pool clients hand a command
+ * to a node's or a pooled client only after an await (finding the slot's node, waiting for a
+ * free client): when vigil's marker is raised at the call, the function they call later
+ * (argument `fnAt`) raises it too, so that the command is still known as vigil's own.
+ * `makes`: the argument makes that function (RedisCluster#_executeWithPolicies' makeFn).
+ */
+export function wrapCarryMarker(fnAt: number, makes = false) {
+  return (original: (...args: unknown[]) => unknown, sw: Switch) =>
+    function vigilCarryMarker(this: unknown): unknown {
+      // eslint-disable-next-line prefer-rest-params
+      const args = arguments as unknown as unknown[];
+      if (sw.on && marker.depth > 0 && typeof args[fnAt] === 'function') {
+        const f = args[fnAt] as (...a: unknown[]) => unknown;
+        const copy = Array.prototype.slice.call(args);
+        copy[fnAt] = makes
+          ? function (this: unknown, ...a: unknown[]) {
+              const made = f.apply(this, a);
+              return typeof made === 'function' ? carryingMarker(made as (...b: unknown[]) => unknown) : made;
+            }
+          : carryingMarker(f);
+        return original.apply(this, copy);
+      }
+      return original.apply(this, args);
+    };
 }
 
 // ---------------------------------------------------------------- connections and memory

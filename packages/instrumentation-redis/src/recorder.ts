@@ -60,14 +60,17 @@ export class Rec {
   }
 }
 
+// Node's global `performance` is a lazy getter that runs on every access: read once.
+const perf = globalThis.performance;
+
 /**
- * The time a reply arrived (ms, performance.now()). Read per reply: pipelines and transactions,
- * where many replies arrive together, are timed once per batch by their own hooks. (Sharing one
- * reading between the replies of one socket read would need a microtask to forget it, and Node's
- * queueMicrotask costs more than the clock.)
+ * The clock commands are timed with (ms, performance.now()). A single command reads it when it
+ * is sent and when its reply arrives; pipelines and transactions, whose replies arrive together,
+ * are timed once per batch. (Sharing one reading between the replies of one socket read would
+ * need a microtask to forget it, and Node's queueMicrotask costs more than the clock.)
  */
-export function replyTime(): number {
-  return performance.now();
+export function now(): number {
+  return perf.now();
 }
 
 const MAX_NAMES = 2000;
@@ -158,14 +161,15 @@ export class Recorder {
     return series;
   }
 
+  private histogram(op: OpInfo): HistogramSeries {
+    // The histogram has one label: get() reads only the first value.
+    this.scratch[0] = op.label;
+    return (op.duration = this.durations.get(this.scratch));
+  }
+
   /** n observations of one duration, as n calls of record() would make them. */
   private observe(op: OpInfo, seconds: number, n: number): void {
-    let h = op.duration;
-    if (h === undefined) {
-      // The histogram has one label: get() reads only the first value.
-      this.scratch[0] = op.label;
-      h = op.duration = this.durations.get(this.scratch);
-    }
+    const h = op.duration ?? this.histogram(op);
     if (n === 1) {
       h.record(seconds);
       return;
@@ -248,30 +252,39 @@ export class Recorder {
     op.tHit = op.tMiss = op.tSuccess = op.tError = op.tCommands = 0;
   }
 
-  /** Counts one command on its own (outside a batch's tally). */
-  one(op: OpInfo, reply: unknown, keys: number, isError: boolean, seconds: number): void {
-    if (op.tCommands !== 0) {
-      // A batch is being tallied (never the case: counting is synchronous); keep both right.
-      this.tally(op, reply, keys, isError);
+  /**
+   * Counts a single command's reply or error, once. A command queued inside MULTI waits for
+   * EXEC (its own reply is "QUEUED"; an error means the server refused to queue it, which is
+   * its result); EXEC counts the commands queued before it from its reply.
+   */
+  settle(rec: Rec, reply: unknown, isError: boolean): void {
+    if (rec.done) return;
+    if (rec.txList !== null) {
+      rec.done = true;
+      this.exec(rec.txList, reply, isError, now());
       return;
     }
-    this.classify(op, reply, keys, isError);
-    this.publish(op, seconds);
+    if (rec.queued && !isError) return;
+    rec.done = true;
+    this.count(rec.op, reply, rec.keys, isError, (now() - rec.start) / 1000);
   }
 
-  /** Counts one command. */
-  reply(op: OpInfo, reply: unknown, keys: number, seconds: number): void {
-    this.one(op, reply, keys, false, seconds);
-  }
-
-  /** Counts one failed command. */
-  error(op: OpInfo, seconds: number): void {
-    this.one(op, undefined, 0, true, seconds);
-  }
-
-  /** Counts one command of a single-command wrapper. */
-  settle(rec: Rec, reply: unknown, failed: boolean, end: number): void {
-    this.one(rec.op, reply, rec.keys, failed, (end - rec.start) / 1000);
+  /**
+   * Counts one command on its own: the series it adds to directly, without the tally a batch
+   * goes through (which only ever runs inside one synchronous call, so never meets this).
+   */
+  private count(op: OpInfo, reply: unknown, keys: number, isError: boolean, seconds: number): void {
+    if (isError) (op.error ?? this.series(op, 'error')).value++;
+    else if (op.kind === Kind.Plain) (op.success ?? this.series(op, 'success')).value++;
+    else if (op.kind === Kind.One) {
+      if (reply === null || reply === undefined) (op.miss ?? this.series(op, 'miss')).value++;
+      else (op.hit ?? this.series(op, 'hit')).value++;
+    } else {
+      this.classify(op, reply, keys, false);
+      this.publish(op, seconds);
+      return;
+    }
+    (op.duration ?? this.histogram(op)).record(seconds);
   }
 
   /**
@@ -287,7 +300,7 @@ export class Recorder {
       if (rec.done) continue;
       rec.done = true;
       const r = failed ? undefined : replies !== undefined && i < replies.length ? replies[i] : 'OK';
-      this.settle(rec, r, failed || r instanceof Error, end);
+      this.count(rec.op, r, rec.keys, failed || r instanceof Error, (end - rec.start) / 1000);
     }
   }
 }

@@ -11,6 +11,7 @@ import { freePort, inProcessMetrics, samplesOf, waitFor, type InProcessMetrics }
 import type * as IoRedisModule from 'ioredis';
 import type * as NodeRedisModule from 'redis';
 import { RedisInstrumentation } from '../src';
+import { asInternal } from '../src/internal';
 import { counts, delta, freshRequire } from './helpers';
 
 interface Node {
@@ -210,6 +211,34 @@ describe('@vigil/instrumentation-redis: cluster clients, against a real Redis Cl
       expect(counts(d)).to.deep.equal(expected);
     } finally {
       await cluster.close();
+    }
+  });
+
+  it("leaves vigil's own commands out, for both libraries, redirected or not, and counts the application's", async function () {
+    const ioCluster = new io.Cluster([{ host: '127.0.0.1', port: nodes[0]!.port }]);
+    const nrCluster = nr.createCluster({ rootNodes: [{ url: `redis://127.0.0.1:${nodes[0]!.port}` }] });
+    await nrCluster.connect();
+    // As @vigil/business names its keys: one hash tag, so that PFCOUNT over several keys has one slot.
+    const key = (n: string) => `vigil:cluster:{internal-${process.pid}}:${n}`;
+    try {
+      const before = await metrics.scrape();
+      expect(await ioCluster.get(key('none'))).to.equal(null);
+      expect(await nrCluster.get(key('none'))).to.equal(null);
+      // The slot moves: vigil's first commands are answered MOVED and sent again where it went.
+      const from = await moveSlot(key('io'));
+      const moved = await movedCount(from);
+      await asInternal(() => ioCluster.pfadd(key('io'), 'a'), undefined, []);
+      await asInternal(() => nrCluster.pfAdd(key('nr'), 'b'), undefined, []);
+      expect(await movedCount(from), 'vigil’s commands were redirected').to.equal(moved + 2);
+      expect(await asInternal(() => ioCluster.pfcount(key('io'), key('nr')), undefined, [])).to.equal(2);
+      expect(await asInternal(() => nrCluster.pfCount([key('io'), key('nr')]), undefined, [])).to.equal(2);
+      await asInternal(() => nrCluster.expire(key('nr'), 60), undefined, []);
+      expect(await ioCluster.get(key('none'))).to.equal(null);
+      expect(await nrCluster.get(key('none'))).to.equal(null);
+      expect(counts(delta(before, await metrics.scrape()))).to.deep.equal({ 'get/miss': 4 });
+    } finally {
+      ioCluster.disconnect();
+      await nrCluster.close();
     }
   });
 
