@@ -21,7 +21,7 @@ export interface ResolvedConfig {
   resourceDetectors: string[];
   exporters: Set<Exclude<MetricsExporterName, 'none'>>;
   prometheus: { host: string; port: number; bearerToken?: string; basicAuth?: string };
-  otlp: { endpoint: string; protocol: OtlpProtocol; headers: Record<string, string>; intervalMs: number; timeoutMs: number };
+  otlp: { endpoint: string; protocol: OtlpProtocol; headers: Record<string, string>; intervalMs: number; timeoutMs: number; requestTimeoutMs: number };
   tracesExporter: TracesExporterName;
   runtimeMetrics: boolean;
   healthEndpoint: boolean;
@@ -125,6 +125,7 @@ export function resolveConfig(options: VigilOptions = {}): ResolvedConfig {
   const protocolEnv = process.env.OTEL_EXPORTER_OTLP_METRICS_PROTOCOL?.trim() ? 'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL' : 'OTEL_EXPORTER_OTLP_PROTOCOL';
   const protocol = choiceSetting<OtlpProtocol>(protocolEnv, options.otlpProtocol, PROTOCOLS, 'http/protobuf');
   const headersEnv = process.env.OTEL_EXPORTER_OTLP_METRICS_HEADERS?.trim() ? 'OTEL_EXPORTER_OTLP_METRICS_HEADERS' : 'OTEL_EXPORTER_OTLP_HEADERS';
+  const requestTimeoutEnv = process.env.OTEL_EXPORTER_OTLP_METRICS_TIMEOUT?.trim() ? 'OTEL_EXPORTER_OTLP_METRICS_TIMEOUT' : 'OTEL_EXPORTER_OTLP_TIMEOUT';
   const disabledList = listSetting('VIGIL_DISABLED_INSTRUMENTATIONS', options.disabledInstrumentations, []).map((s) => s.toLowerCase());
   for (const d of disabledList) {
     if (!(INSTRUMENTATIONS as readonly string[]).includes(d)) {
@@ -157,6 +158,7 @@ export function resolveConfig(options: VigilOptions = {}): ResolvedConfig {
       headers: options.otlpHeaders ?? parseKeyValueList(headersEnv, process.env[headersEnv]),
       intervalMs: numberSetting('OTEL_METRIC_EXPORT_INTERVAL', options.exportIntervalMs, 60_000, { min: 100, max: 86_400_000, integer: true }),
       timeoutMs: numberSetting('OTEL_METRIC_EXPORT_TIMEOUT', options.exportTimeoutMs, 30_000, { min: 100, max: 600_000, integer: true }),
+      requestTimeoutMs: numberSetting(requestTimeoutEnv, options.otlpTimeoutMs, 10_000, { min: 100, max: 600_000, integer: true }),
     },
     tracesExporter: choiceSetting<TracesExporterName>('OTEL_TRACES_EXPORTER', options.tracesExporter, TRACES_EXPORTERS, 'none'),
     runtimeMetrics: booleanSetting('VIGIL_RUNTIME_METRICS', options.runtimeMetrics, true),

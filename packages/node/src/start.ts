@@ -148,7 +148,9 @@ function startEnabled(config: ResolvedConfig, options: VigilOptions): VigilHandl
   }
   readers.push(...pushReaders(config, [registry]));
 
-  const meterProvider = new MeterProvider({ resource, readers });
+  // SDK instruments (runtime, business, gateway) get the same series limit as the lean families.
+  const views = [{ instrumentName: '*', aggregationCardinalityLimit: config.cardinalityLimit }];
+  const meterProvider = new MeterProvider({ resource, readers, views });
   metrics.setGlobalMeterProvider(meterProvider);
 
   const instrumentations: Instrumentation[] = [];
@@ -189,15 +191,21 @@ function startEnabled(config: ResolvedConfig, options: VigilOptions): VigilHandl
 
 /**
  * On SIGTERM / SIGINT: flush, then let the process end as it would without vigil.
- * When the app has its own handler, the app decides when to exit; otherwise the
- * signal is raised again after the flush, so the default action (exit) happens.
+ * When the app has its own handler, the app decides when to exit, and may first finish
+ * the requests in flight: vigil pushes what is counted now (in case the app calls
+ * process.exit) and shuts down when the process ends by itself (beforeExit), so the
+ * requests finished meanwhile are pushed too. Otherwise the signal is raised again
+ * after the flush, so the default action (exit) happens.
  */
 function installSignalHandlers(handle: VigilHandle): () => void {
   const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
   const onSignal = (signal: NodeJS.Signals) => {
-    const appHandles = process.listenerCount(signal) > 1;
+    if (process.listenerCount(signal) > 1) {
+      void handle.forceFlush();
+      return;
+    }
     void handle.shutdown().finally(() => {
-      if (!appHandles && process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
     });
   };
   const onBeforeExit = () => void handle.shutdown();

@@ -110,6 +110,12 @@ export interface VigilOptions {
    */
   exportTimeoutMs?: number;
   /**
+   * Milliseconds one OTLP request, retries included, may take (at most 90% of exportTimeoutMs).
+   * Env: OTEL_EXPORTER_OTLP_METRICS_TIMEOUT, OTEL_EXPORTER_OTLP_TIMEOUT.
+   * @default 10000
+   */
+  otlpTimeoutMs?: number;
+  /**
    * Trace exporter. Env: OTEL_TRACES_EXPORTER.
    * @default "none"
    */

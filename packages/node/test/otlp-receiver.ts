@@ -43,6 +43,8 @@ export interface OtlpPoint {
   count?: number;
   bucketCounts?: number[];
   bounds?: number[];
+  /** The resource attributes of the push that carried it. */
+  resource: Record<string, string>;
 }
 
 export interface OtlpReceiver {
@@ -56,6 +58,17 @@ export interface OtlpReceiver {
   contentTypes: string[];
   /** Answer with this status instead of 200 (e.g. 503). */
   failWith?: number;
+  /** Accept each push and never answer it: a hanging collector. */
+  hang?: boolean;
+  /** Answer each push only after this many ms: a slow collector. */
+  delayMs?: number;
+  /** Every push that arrived, answered or not. */
+  requests: number;
+  /** Arrival times (Date.now()) of every push. */
+  arrivals: number[];
+  /** Pushes waiting for an answer whose connection is still open, now and at most. */
+  open: number;
+  maxOpen: number;
   close(): Promise<void>;
 }
 
@@ -71,7 +84,7 @@ type Decoded = {
 function record(receiver: OtlpReceiver, msg: Decoded): void {
   receiver.pushes++;
   for (const rm of msg.resourceMetrics ?? []) {
-    receiver.resource = attrs(rm.resource?.attributes);
+    const resource = (receiver.resource = attrs(rm.resource?.attributes));
     for (const sm of rm.scopeMetrics ?? []) {
       for (const m of sm.metrics ?? []) {
         const type = m.gauge ? 'gauge' : m.sum ? 'sum' : 'histogram';
@@ -85,6 +98,7 @@ function record(receiver: OtlpReceiver, msg: Decoded): void {
             count: dp.count,
             bucketCounts: dp.bucketCounts,
             bounds: dp.explicitBounds,
+            resource,
           });
         }
       }
@@ -92,12 +106,27 @@ function record(receiver: OtlpReceiver, msg: Decoded): void {
   }
 }
 
-export function startOtlpReceiver(): Promise<OtlpReceiver> {
-  const receiver: OtlpReceiver = { url: '', points: [], resource: {}, pushes: 0, contentTypes: [], close: async () => {} };
+function newReceiver(): OtlpReceiver {
+  return { url: '', points: [], resource: {}, pushes: 0, contentTypes: [], requests: 0, arrivals: [], open: 0, maxOpen: 0, close: async () => {} };
+}
+
+/** Listens on `port` (a free one by default: pass a port to bring a "dead" collector back). */
+export function startOtlpReceiver(port = 0): Promise<OtlpReceiver> {
+  const receiver = newReceiver();
   const server: Server = createServer((req, res) => {
+    receiver.requests++;
+    receiver.arrivals.push(Date.now());
+    receiver.maxOpen = Math.max(receiver.maxOpen, ++receiver.open);
+    res.once('close', () => receiver.open--); // answered, or the exporter gave up and closed the connection
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
+      if (receiver.hang) return;
+      if (receiver.delayMs) setTimeout(answer, receiver.delayMs);
+      else answer();
+    });
+    function answer() {
+      if (res.destroyed) return;
       const type = req.headers['content-type'];
       if (req.url !== '/v1/metrics' || (type !== 'application/x-protobuf' && type !== 'application/json')) {
         res.writeHead(415).end();
@@ -115,21 +144,22 @@ export function startOtlpReceiver(): Promise<OtlpReceiver> {
       record(receiver, msg);
       receiver.contentTypes.push(type);
       res.writeHead(200, { 'Content-Type': type }).end(type === 'application/json' ? '{}' : undefined);
-    });
+    }
   });
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () => {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
       receiver.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/metrics`;
       receiver.close = () => new Promise((r) => (server.closeAllConnections(), server.close(() => r())));
       resolve(receiver);
-    }),
-  );
+    });
+  });
 }
 
 /** The same stand-in over OTLP/gRPC: the collector's MetricsService/Export method. */
 export async function startOtlpGrpcReceiver(): Promise<OtlpReceiver> {
   const grpc = require('@grpc/grpc-js') as typeof import('@grpc/grpc-js');
-  const receiver: OtlpReceiver = { url: '', points: [], resource: {}, pushes: 0, contentTypes: [], close: async () => {} };
+  const receiver = newReceiver();
   const server = new grpc.Server();
   const identity = (b: Buffer) => b;
   server.addService(

@@ -58,22 +58,34 @@ describe('preloaded apps (node --require / --import @vigil/node/register)', func
     expect(await scrape(off.metricsPort)).to.not.include('process_cpu_seconds_total');
   });
 
-  for (const [name, script, endpoint, env] of [
-    ['Express 5 (--require, nested routers)', 'express.cjs', '/api/v1/users/:id', {}],
-    ['Express 5 (--import, ESM)', 'express.mjs', '/api/v1/users/:id', {}],
-    ['Fastify (--import, ESM)', 'fastify.mjs', '/users/:id', {}],
-    ['Koa + @koa/router (--import, ESM)', 'koa.mjs', '/users/:id', {}],
-    ['plain node:http (--import, ESM)', 'plain.mjs', '/users/:id', {}],
+  for (const [name, script, preload, endpoint] of [
+    ['Express 5 (--require, nested routers)', 'express.cjs', 'require', '/api/v1/users/:id'],
+    ['Express 5 (--import, ESM)', 'express.mjs', 'import', '/api/v1/users/:id'],
+    // An ESM entry under --require: vigil sees the app is ESM and registers the loader hook.
+    ['Express 5 (--require, ESM entry)', 'express.mjs', 'require', '/api/v1/users/:id'],
+    ['Koa + @koa/router (--require, ESM entry)', 'koa.mjs', 'require', '/users/:id'],
+    ['Fastify (--import, ESM)', 'fastify.mjs', 'import', '/users/:id'],
+    ['Koa + @koa/router (--import, ESM)', 'koa.mjs', 'import', '/users/:id'],
+    ['plain node:http (--import, ESM)', 'plain.mjs', 'import', '/users/:id'],
   ] as const) {
     it(`${name}: the route template is the endpoint`, async () => {
-      const preload = script.endsWith('.mjs') ? 'import' : 'require';
-      const app = await launch({ script: fixture(script), preload, env });
+      const app = await launch({ script: fixture(script), preload });
       const path = endpoint.startsWith('/api') ? '/api/v1/users/' : '/users/';
       await hit(app, path + '1', 2);
       await hit(app, path + '2');
       const text = await scrape(app.metricsPort);
       expect(sampleValue(text, 'http_requests_total', { method: 'GET', endpoint, status_code: '200', user_role: 'anonymous' }), text).to.equal(3);
       expect(sampleValue(text, 'http_request_duration_seconds_count', { method: 'GET', endpoint })).to.equal(3);
+    });
+  }
+
+  for (const preload of ['require', 'import'] as const) {
+    it(`an ESM app importing ioredis and redis (--${preload}): both clients' reads are counted`, async () => {
+      const app = await launch({ script: fixture('cache.mjs'), preload });
+      await hit(app, '/', 3);
+      const text = await scrape(app.metricsPort);
+      // Each request misses once per client: 2 x 3, whichever client the ESM loader handed over.
+      expect(sampleValue(text, 'cache_operations_total', { operation: 'get', result: 'miss' }), text).to.equal(6);
     });
   }
 
@@ -247,6 +259,49 @@ describe('preloaded apps (node --require / --import @vigil/node/register)', func
 });
 
 describe('the OTLP path', () => {
+  it('OTEL_EXPORTER_OTLP_(METRICS_)TIMEOUT bounds each request to a hanging collector', async () => {
+    const receiver = await startOtlpReceiver();
+    receiver.hang = true;
+    const app = await startApp({
+      script: fixture('plain.js'),
+      env: {
+        OTEL_METRICS_EXPORTER: 'otlp',
+        OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: receiver.url,
+        OTEL_METRIC_EXPORT_INTERVAL: '4000',
+        OTEL_METRIC_EXPORT_TIMEOUT: '4000', // alone, a push would be given up on after 3.6 s
+        OTEL_EXPORTER_OTLP_TIMEOUT: '60000',
+        OTEL_EXPORTER_OTLP_METRICS_TIMEOUT: '200', // the metrics-specific setting wins
+      },
+    });
+    try {
+      await waitFor(() => receiver.requests >= 1, 15_000);
+      const pushed = Date.now();
+      await waitFor(() => app.stderr().includes('export failing'), 15_000);
+      // A bound, not a speed target: 200 ms plus the test's own polling, far from 3.6 s.
+      expect(Date.now() - pushed, 'ms from the push to its failure').to.be.below(2000);
+      expect((await request(app.port, '/users/1')).status).to.equal(200);
+    } finally {
+      await app.stop('SIGKILL');
+      await receiver.close();
+    }
+  });
+
+  it('the OTLP request timeout: metrics-specific first, then the general one, 10 s by default, a bad value named', () => {
+    const otlpOf = (env: Record<string, string>) => {
+      const r = spawnSync(process.execPath, ['-e', "console.log(JSON.stringify(require('@vigil/node').resolveConfig().otlp))"], {
+        env: { ...process.env, ...env },
+        encoding: 'utf8',
+      });
+      return { otlp: JSON.parse(r.stdout) as { requestTimeoutMs: number }, stderr: r.stderr };
+    };
+    expect(otlpOf({}).otlp.requestTimeoutMs).to.equal(10_000);
+    expect(otlpOf({ OTEL_EXPORTER_OTLP_TIMEOUT: '700' }).otlp.requestTimeoutMs).to.equal(700);
+    expect(otlpOf({ OTEL_EXPORTER_OTLP_TIMEOUT: '700', OTEL_EXPORTER_OTLP_METRICS_TIMEOUT: '900' }).otlp.requestTimeoutMs).to.equal(900);
+    const bad = otlpOf({ OTEL_EXPORTER_OTLP_METRICS_TIMEOUT: 'soon' });
+    expect(bad.otlp.requestTimeoutMs).to.equal(10_000);
+    expect(bad.stderr).to.include('OTEL_EXPORTER_OTLP_METRICS_TIMEOUT="soon"');
+  });
+
   for (const [protocol, start, contentType] of [
     ['http/json', startOtlpReceiver, 'application/json'],
     ['grpc', startOtlpGrpcReceiver, 'application/grpc'],
