@@ -304,7 +304,8 @@ class Analyzer {
     switch (fn) {
       case 'label_replace': {
         const src = str(3);
-        if (src) this.need(input, src, `label_replace source`);
+        // __name__ is on every selected series until a function or aggregation drops it.
+        if (src && src !== '__name__') this.need(input, src, `label_replace source`);
         const dst = str(1);
         return { type: 'vector', labels: dst ? union(input, new Set([dst])) : input };
       }

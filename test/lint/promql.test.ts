@@ -175,7 +175,7 @@ describe('PromQL lint', () => {
       expect(found('rate(http_request_total[5m])')).to.deep.equal([
         'unknown metric "http_request_total": not in @vigil/catalog, not a recording rule of prometheus/rules, not a Prometheus scrape series',
       ]);
-      expect(found(`rate(${H}{status="500"}[5m])`)[0]).to.match(/^unknown label "status" on http_requests_total \(its labels: \{endpoint, instance, job, method, status_code, user_role\}\)$/);
+      expect(found(`rate(${H}{status="500"}[5m])`)[0]).to.match(/^unknown label "status" on http_requests_total \(its labels: \{endpoint, instance, job, method, otel_metric_overflow, status_code, user_role\}\)$/);
       expect(found('sum by (channel) (new_api_active_requests)')[0]).to.match(/^sum by \(channel\): label "channel" is not on \{/);
       expect(checkTemplateLabels(alertTemplateLabels('{{ $labels.channel_id }}'), analyze('up == 0', withRules).shape, 'annotation summary')[0]).to.match(
         /^annotation summary uses label "channel_id", which the expression's result does not carry/,

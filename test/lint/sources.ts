@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { allEntries, derivedEntries, findEntry } from '@vigil/catalog';
+import { allEntries, derivedEntries, findEntry, OVERFLOW_ATTRIBUTE } from '@vigil/catalog';
 import { analyze, type LabelSet, type MetricResolver, type Resolution } from './analyzer';
 
 // Where the PromQL of the repository lives, read as it is at test time:
@@ -304,7 +304,8 @@ export function repositoryResolver(rules: readonly RecordingRule[] = recordingRu
       const e = findEntry(name);
       if (e) {
         if (e.kind === 'derived') return { labels: new Set(e.labels) };
-        const own = new Set<string>([...e.labels, ...target]);
+        // Every recorded metric may have its overflow series (otel_metric_overflow="true").
+        const own = new Set<string>([...e.labels, ...target, OVERFLOW_ATTRIBUTE]);
         if (e.type !== 'histogram') return { labels: own };
         if (name === e.name) return { error: `${name} is a histogram: it has no series of its own; read ${name}_bucket, ${name}_sum or ${name}_count` };
         if (name.endsWith('_bucket')) own.add('le');
