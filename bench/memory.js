@@ -16,7 +16,7 @@
 // Needs PostgreSQL and Redis (as bench/pg.js and bench/redis.js do).
 'use strict';
 const path = require('node:path');
-const { opt, median, fmt, table, writeResults, freePort, spawnChild, ask, stopChild, load, get, sumSamples } = require('./lib/common');
+const { opt, median, slope, fmt, table, writeResults, freePort, spawnChild, ask, stopChild, load, get, sumSamples } = require('./lib/common');
 
 const APP = path.join(__dirname, 'lib', 'full-app.js');
 
@@ -24,20 +24,6 @@ function cleanEnv() {
   const env = {};
   for (const [k, v] of Object.entries(process.env)) if (!/^(OTEL_|VIGIL_|PROMETHEUS_ENABLED$|SITE_ID$)/.test(k)) env[k] = v;
   return env;
-}
-
-/** Least-squares slope of y over x. */
-function slope(xs, ys) {
-  const n = xs.length;
-  const mx = xs.reduce((a, b) => a + b, 0) / n;
-  const my = ys.reduce((a, b) => a + b, 0) / n;
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < n; i++) {
-    num += (xs[i] - mx) * (ys[i] - my);
-    den += (xs[i] - mx) ** 2;
-  }
-  return den ? num / den : 0;
 }
 
 async function main() {

@@ -11,6 +11,17 @@
 //
 //   node bench/redis.js [--rounds 7] [--ms 2000] [--warmup-ms 3000] [--batch 100] [--redis redis://127.0.0.1:6379]
 //
+// Instruction counts instead of time (--instructions): each contender runs a fixed number of
+// steps under `valgrind --tool=callgrind`, and the instructions executed between the end of
+// its warm-up and the end of its measured steps are divided by the commands sent. On a shared
+// machine this is repeatable where time is not (it leaves out waiting, not work).
+//
+//   node bench/redis.js --instructions [--runs 2] [--jobs 2] [--steps 20000] [--warmup-steps 10000]
+//       [--clients ioredis,node-redis] [--modes sequential,pipeline] [--vigil-build packages/instrumentation-redis/build/src]
+//
+// --vigil-build runs the "vigil" contenders with another build of the instrumentation (an
+// older commit compiled elsewhere), for before / after comparisons.
+//
 // The warm-up is long on purpose: the child that loads vigil also loads the OpenTelemetry
 // SDK, and until V8 has compiled it (on background threads, which count in the process'
 // CPU time) a short run measures start-up, not the steady state an application lives in.
@@ -20,6 +31,8 @@
 // and deleted afterwards.
 'use strict';
 const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
 
 const root = path.join(__dirname, '..');
@@ -30,6 +43,10 @@ function arg(name, fallback) {
 }
 
 const redisUrl = arg('redis', `redis://${process.env.REDIS_HOST ?? '127.0.0.1'}:${process.env.REDIS_PORT ?? 6379}`);
+/** Set in the children of --instructions: fixed step counts, window marks for callgrind. */
+const counting = process.env.VIGIL_BENCH_COUNT === '1';
+/** The build of @vigil/instrumentation-redis the "vigil" contenders load. */
+const vigilBuild = path.resolve(root, arg('vigil-build', process.env.VIGIL_BENCH_BUILD ?? 'packages/instrumentation-redis/build/src'));
 
 // ---------------------------------------------------------------- child: one contender
 
@@ -38,14 +55,15 @@ async function child(client, mode, variant, ms, warmupMs, batch) {
   if (variant === 'vigil') {
     // As @vigil/node wires it: the instrumentation is enabled before the client library is
     // loaded, and a Prometheus reader collects vigil's lean registry and the OTel meters.
-    const { RedisInstrumentation } = require(path.join(root, 'packages/instrumentation-redis/build/src'));
+    const { RedisInstrumentation } = require(vigilBuild);
     const { registerInstrumentations } = require('@opentelemetry/instrumentation');
     const { MeterProvider } = require('@opentelemetry/sdk-metrics');
     const { PrometheusExporter, PrometheusSerializer } = require('@opentelemetry/exporter-prometheus');
     const { leanRegistry } = require(path.join(root, 'packages/catalog/build/src'));
     const exporter = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true, withoutTargetInfo: true, metricProducers: [leanRegistry()] });
     const meterProvider = new MeterProvider({ readers: [exporter] });
-    registerInstrumentations({ instrumentations: [new RedisInstrumentation()], meterProvider });
+    // Counting: callgrind slows the process ~50 times; INFO memory is read as often per command as at full speed.
+    registerInstrumentations({ instrumentations: [new RedisInstrumentation(counting ? { memoryRefreshIntervalMs: 50 * 15_000 } : {})], meterProvider });
     metrics = async () => new PrometheusSerializer(undefined, false, undefined, true, true).serialize((await exporter.collect()).resourceMetrics);
   }
   const prefix = `vigil:bench:${process.pid}:`;
@@ -71,7 +89,9 @@ async function child(client, mode, variant, ms, warmupMs, batch) {
     };
   } else {
     const { createClient } = require('redis');
-    const c = await createClient({ url: redisUrl }).connect();
+    // Counting: no per-command timeout. node-redis arms a 5 s AbortSignal timer per command,
+    // and under callgrind, ~50 times slower, those timers fire inside the measured window.
+    const c = await createClient({ url: redisUrl, ...(counting ? { commandOptions: { timeout: 0 } } : {}) }).connect();
     get = (k) => c.get(k);
     set = (k, v) => c.set(k, v);
     pipeline = (n, i0) => {
@@ -113,8 +133,21 @@ async function child(client, mode, variant, ms, warmupMs, batch) {
     const used = process.cpuUsage(cpu);
     return { ops, elapsed: performance.now() - start, cpuMicros: used.user + used.system, userMicros: used.user };
   };
-  await run(warmupMs);
-  const { ops, elapsed, cpuMicros, userMicros } = await run(ms);
+  let measured;
+  if (counting) {
+    // ms and warmupMs are step counts. process._getActiveHandles() is called nowhere else:
+    // callgrind dumps its counters when it is entered (--dump-before), around the measured steps.
+    for (let i = 0; i < warmupMs; i++) await step(i);
+    process._getActiveHandles();
+    let ops = 0;
+    for (let i = 0; i < ms; i++) ops += await step(i);
+    process._getActiveHandles();
+    measured = { ops, elapsed: NaN, cpuMicros: NaN, userMicros: NaN };
+  } else {
+    await run(warmupMs);
+    measured = await run(ms);
+  }
+  const { ops, elapsed, cpuMicros, userMicros } = measured;
   let checked;
   if (metrics) {
     // Honesty check: vigil counted what was done (warm-up included).
@@ -134,6 +167,7 @@ function runChild(contender, opts) {
     const p = spawn(process.execPath, [__filename, '--child', contender.client, contender.mode, contender.variant, String(opts.ms), String(opts.warmupMs), String(opts.batch), '--redis', redisUrl], {
       cwd: root,
       stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, VIGIL_BENCH_BUILD: vigilBuild },
     });
     let out = '';
     p.stdout.on('data', (c) => (out += c));
@@ -167,6 +201,7 @@ async function main() {
       for (const variant of ['baseline', 'vigil']) contenders.push({ client, mode, variant, results: [], cpu: [] });
     }
   }
+  const loadStart = os.loadavg();
   process.stderr.write(`redis bench: ${contenders.length} contenders x ${opts.rounds} rounds, ${opts.ms} ms each (after ${opts.warmupMs} ms warm-up), batch ${opts.batch}, ${redisUrl}\n`);
   for (let round = 0; round < opts.rounds; round++) {
     // Rotate the order each round so that no contender always runs first or last.
@@ -193,12 +228,116 @@ async function main() {
     lines.push(`| ${base.client} | ${mode} | ${Math.round(b).toLocaleString('en-US')} | ${Math.round(v).toLocaleString('en-US')} | ${((v / b) * 100).toFixed(1)}% | ${bc.toFixed(2)} → ${vc.toFixed(2)} | ${((bc / vc) * 100).toFixed(1)}% |`);
   }
   const raw = contenders.map((c) => `${c.client}/${c.mode}/${c.variant}: ${c.results.map((x) => Math.round(x)).join(', ')} ops/s; ${c.cpu.map((x) => x.toFixed(2)).join(', ')} µs/op`);
-  const os = require('node:os');
   process.stdout.write(
     `${lines.join('\n')}\n\nMedians over ${opts.rounds} rounds of ${opts.ms} ms per contender (after ${opts.warmupMs} ms of warm-up), Node ${process.version}, ` +
-      `${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} at the end.\n` +
+      `${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), load average ${loadStart.map((x) => x.toFixed(1)).join(' ')} at the start, ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} at the end.\n` +
       `Client CPU is the benchmark process' own user + system time per command (process.cpuUsage).\n\n` +
       `Per round:\n${raw.map((r) => `- ${r}`).join('\n')}\n`,
+  );
+}
+
+// ---------------------------------------------------------------- --instructions: callgrind
+
+/** Functions of a major (mark-compact) collection, and libc's allocator (V8's compiler and Node's
+ * write requests): events that land in one run's window and not another's. Left out of "steady". */
+const LUMPY = /MarkCompact|Marking|Sweep|Evacuat|RememberedSet|MigratedSlot|LiveObjectVisitor|OnMoveEvent|SizeFromMap|MemoryReducer|malloc\.c|arena\.c/;
+
+function runCounted(contender, opts, dir, tag) {
+  const out = path.join(dir, `${tag}.cg`);
+  const perStep = contender.mode === 'sequential' ? 2 : opts.batch;
+  // The same number of commands in every mode.
+  const steps = Math.max(1, Math.round((opts.steps * 2) / perStep));
+  const warmup = Math.max(1, Math.round((opts.warmupSteps * 2) / perStep));
+  const args = [
+    '--tool=callgrind', '--smc-check=all-non-file', '--dump-before=node::GetActiveHandles*', `--callgrind-out-file=${out}`,
+    process.execPath,
+    // Deterministic V8: no background threads, fixed hash and random seeds, a fixed young generation.
+    '--single-threaded', '--hash-seed=1', '--random-seed=1', '--min-semi-space-size=8', '--max-semi-space-size=8',
+    __filename, '--child', contender.client, contender.mode, contender.variant, String(steps), String(warmup), String(opts.batch), '--redis', redisUrl,
+  ];
+  return new Promise((resolve, reject) => {
+    const p = spawn('valgrind', args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, VIGIL_BENCH_COUNT: '1', VIGIL_BENCH_BUILD: vigilBuild } });
+    let err = '';
+    p.stderr.on('data', (c) => (err += c));
+    p.stdout.resume();
+    p.on('error', (e) => reject(new Error(`valgrind: ${e.message} (the Debian package valgrind provides it)`)));
+    p.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`${tag} exited with ${code}:\n${err.slice(-2000)}`));
+      try {
+        // Dump 2 is the measured window (dump 1: start-up and warm-up; dump 3: the rest).
+        const window = `${out}.2`;
+        const total = Number(/^(?:summary|totals):\s+(\d+)/m.exec(fs.readFileSync(window, 'utf8'))[1]);
+        const annotated = require('node:child_process').execFileSync('callgrind_annotate', ['--threshold=100', window], { encoding: 'utf8', maxBuffer: 64 << 20 });
+        let lumpy = 0;
+        for (const line of annotated.split('\n')) {
+          const m = /^\s*([\d,]+) \([^)]*\)\s+(.*)$/.exec(line);
+          if (!m) continue;
+          const n = Number(m[1].replace(/,/g, ''));
+          // Functions on the stack when a dump is taken show the whole window: not self costs.
+          if (n < total && LUMPY.test(m[2])) lumpy += n;
+        }
+        const commands = steps * perStep;
+        for (const f of fs.readdirSync(dir)) if (f.startsWith(`${tag}.cg`)) fs.rmSync(path.join(dir, f));
+        resolve({ total: total / commands, steady: (total - lumpy) / commands });
+      } catch (e) {
+        reject(e);
+      }
+    });
+  });
+}
+
+async function instructions() {
+  const opts = {
+    runs: Number(arg('runs', 2)),
+    jobs: Number(arg('jobs', 2)),
+    steps: Number(arg('steps', 20000)),
+    warmupSteps: Number(arg('warmup-steps', 10000)),
+    batch: Number(arg('batch', 100)),
+  };
+  const clients = arg('clients', 'ioredis,node-redis').split(',');
+  const modes = arg('modes', 'sequential,pipeline').split(',');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-bench-redis-'));
+  const tasks = [];
+  const contenders = [];
+  for (const client of clients) {
+    for (const mode of modes) {
+      for (const variant of ['baseline', 'vigil']) {
+        const c = { client, mode, variant, results: [] };
+        contenders.push(c);
+        for (let r = 0; r < opts.runs; r++) tasks.push({ c, tag: `${client}-${mode}-${variant}-${r}` });
+      }
+    }
+  }
+  process.stderr.write(`redis bench, instructions: ${tasks.length} callgrind runs, ${opts.jobs} at a time, ${opts.steps * 2} commands measured after ${opts.warmupSteps * 2}, vigil from ${path.relative(root, vigilBuild) || vigilBuild}\n`);
+  let next = 0;
+  const worker = async () => {
+    while (next < tasks.length) {
+      const t = tasks[next++];
+      t.c.results.push(await runCounted(t.c, opts, dir, t.tag));
+      process.stderr.write(`${t.tag} done\n`);
+    }
+  };
+  await Promise.all(Array.from({ length: opts.jobs }, worker));
+  fs.rmSync(dir, { recursive: true, force: true });
+  const lines = [
+    '| client | mode | baseline instructions / command | with vigil | vigil − baseline | steady baseline → vigil | steady vigil − baseline |',
+    '|---|---|---:|---:|---:|---:|---:|',
+  ];
+  const int = (x) => Math.round(x).toLocaleString('en-US');
+  for (let i = 0; i < contenders.length; i += 2) {
+    const b = contenders[i];
+    const v = contenders[i + 1];
+    const bt = median(b.results.map((x) => x.total));
+    const vt = median(v.results.map((x) => x.total));
+    const bs = median(b.results.map((x) => x.steady));
+    const vs = median(v.results.map((x) => x.steady));
+    const mode = b.mode === 'sequential' ? 'sequential awaits (SET, GET)' : `pipelines of ${opts.batch} (SET, GET pairs)`;
+    lines.push(`| ${b.client} | ${mode} | ${int(bt)} | ${int(vt)} | +${int(vt - bt)} (${(((vt - bt) / bt) * 100).toFixed(1)}%) | ${int(bs)} → ${int(vs)} | +${int(vs - bs)} (${(((vs - bs) / bs) * 100).toFixed(1)}%) |`);
+  }
+  const raw = contenders.map((c) => `${c.client}/${c.mode}/${c.variant}: ${c.results.map((x) => `${int(x.total)} (steady ${int(x.steady)})`).join(', ')}`);
+  process.stdout.write(
+    `${lines.join('\n')}\n\nMedians over ${opts.runs} callgrind runs per contender, ${opts.steps * 2} commands measured after ${opts.warmupSteps * 2}; Node ${process.version}; vigil from ${path.relative(root, vigilBuild) || vigilBuild}.\n` +
+      `"steady" leaves out major collections and libc's allocator, which land in one run's window and not another's.\n\nPer run:\n${raw.map((r) => `- ${r}`).join('\n')}\n`,
   );
 }
 
@@ -209,7 +348,7 @@ if (process.argv[2] === '--child') {
     process.exit(1);
   });
 } else {
-  main().catch((err) => {
+  (process.argv.includes('--instructions') ? instructions() : main()).catch((err) => {
     process.stderr.write(`${err.stack}\n`);
     process.exit(1);
   });

@@ -35,6 +35,20 @@ function percentile(xs, p) {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
 }
 
+/** Least-squares slope of y over x. */
+function slope(xs, ys) {
+  const n = xs.length;
+  const mx = xs.reduce((a, b) => a + b, 0) / n;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < n; i++) {
+    num += (xs[i] - mx) * (ys[i] - my);
+    den += (xs[i] - mx) ** 2;
+  }
+  return den ? num / den : 0;
+}
+
 /** Median over rounds of contender / baseline, pairing each round's values. */
 function medianRatio(values, baseValues) {
   return median(values.map((v, i) => v / baseValues[i]));
@@ -284,6 +298,7 @@ module.exports = {
   flag,
   median,
   percentile,
+  slope,
   medianRatio,
   fmt,
   table,
