@@ -22,9 +22,8 @@
 // that follows a redirection is counted once, with its final results. vigil's own
 // commands are recognised as they join a pipeline (Pipeline#sendCommand), since an
 // auto-pipeline mixes commands from many callers.
-import { logOnce } from '@vigil/catalog';
+import { isInternalCommand, logOnce } from '@vigil/catalog';
 import type { IoClient, IoCommand, IoPipeline } from './internal-types';
-import { isInternal } from './internal';
 import { describe, type MemoryMonitor, type Probe, type TrackedClient } from './memory';
 import { RespProbe } from './probe';
 import { Kind } from './operations';
@@ -86,7 +85,7 @@ function see(sinks: Sinks, state: ConnState, command: IoCommand, sent: number): 
   const recorder = sinks.recorder();
   if (recorder === undefined) return;
   // vigil's own commands are not counted at all, nor do they open or close a transaction.
-  if (isInternal()) {
+  if (isInternalCommand()) {
     command[kRec] = null;
     return;
   }
@@ -156,7 +155,7 @@ export function wrapTransformReply(sinks: Sinks) {
 export function wrapPipelineSendCommand() {
   return (original: IoPipeline['sendCommand'], sw: Switch): IoPipeline['sendCommand'] =>
     function vigilPipelineSendCommand(this: IoPipeline, command: IoCommand): unknown {
-      if (sw.on && command !== null && typeof command === 'object' && isInternal()) command[kRec] = null;
+      if (sw.on && command !== null && typeof command === 'object' && isInternalCommand()) command[kRec] = null;
       // eslint-disable-next-line prefer-rest-params
       return original.apply(this, arguments as unknown as [IoCommand]);
     };

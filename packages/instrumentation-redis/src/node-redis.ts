@@ -23,10 +23,9 @@
 //
 // RedisClient#connect tells the memory monitor about every connection the
 // application (or a pool, a cluster, a sentinel client) opens.
-import { logOnce } from '@vigil/catalog';
+import { asInternal, internalMarker, isInternalCommand, logOnce } from '@vigil/catalog';
 import type { NrAddOptions, NrClient, NrQueue, NrQueueValue } from './internal-types';
 import type { ConnectionOptions } from 'node:tls';
-import { asInternal, isInternal, marker } from './internal';
 import { describe, type MemoryMonitor, type Probe, type TrackedClient } from './memory';
 import { RespProbe } from './probe';
 import { Kind } from './operations';
@@ -134,7 +133,7 @@ function see(queue: NrQueue, sinks: Sinks, args: unknown[], sent: number): Rec |
   if (!Array.isArray(args) || args.length === 0) return undefined;
   const recorder = sinks.recorder();
   // vigil's own commands are not counted at all, nor do they open or close a transaction.
-  if (recorder === undefined || isInternal()) return undefined;
+  if (recorder === undefined || isInternalCommand()) return undefined;
   const op = recorder.op(args[0]);
   switch (op.kind) {
     case Kind.Ignore:
@@ -209,7 +208,7 @@ export function wrapSendCommand(sinks: Sinks) {
       const result = original.call(this, args, options);
       if (!sw.on) return result;
       try {
-        if (addCalls === before && batch === undefined && result instanceof Promise && !isInternal()) {
+        if (addCalls === before && batch === undefined && result instanceof Promise && !isInternalCommand()) {
           const start = now();
           result.catch((err: unknown) => countFailedBatch(sinks, [{ args }], err, start, false)).catch(() => undefined);
         }
@@ -235,7 +234,7 @@ function argsAt(list: ArgsList, i: number): unknown[] | undefined {
 export function wrapBatch(sinks: Sinks, multi: boolean) {
   return (original: (this: NrClient, commands: Commands, ...rest: unknown[]) => Promise<unknown>, sw: Switch) =>
     function vigilBatch(this: NrClient, commands: Commands, ...rest: unknown[]): Promise<unknown> {
-      if (!sw.on || !Array.isArray(commands) || isInternal()) return original.call(this, commands, ...rest);
+      if (!sw.on || !Array.isArray(commands) || isInternalCommand()) return original.call(this, commands, ...rest);
       const b = new Batch();
       const outer = batch;
       batch = b;
@@ -347,7 +346,7 @@ function countFailedPipeline(sinks: Sinks, argsList: ArgsList, promises: Promise
 
 // ---------------------------------------------------------------- vigil's own commands
 
-/** fn, raising vigil's marker (internal.ts) while it runs. */
+/** fn, raising vigil's marker (@vigil/catalog's internal-commands.ts) while it runs. */
 function carryingMarker<F extends (...args: never[]) => unknown>(fn: F): F {
   return function (this: unknown, ...args: Parameters<F>) {
     return asInternal(fn, this, args);
@@ -366,7 +365,7 @@ export function wrapCarryMarker(fnAt: number, makes = false) {
     function vigilCarryMarker(this: unknown): unknown {
       // eslint-disable-next-line prefer-rest-params
       const args = arguments as unknown as unknown[];
-      if (sw.on && marker.depth > 0 && typeof args[fnAt] === 'function') {
+      if (sw.on && internalMarker.depth > 0 && typeof args[fnAt] === 'function') {
         const f = args[fnAt] as (...a: unknown[]) => unknown;
         const copy = Array.prototype.slice.call(args);
         copy[fnAt] = makes

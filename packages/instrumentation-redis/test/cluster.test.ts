@@ -7,11 +7,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
+import { asInternal } from '@vigil/catalog';
 import { freePort, inProcessMetrics, samplesOf, waitFor, type InProcessMetrics } from '@vigil/testing';
 import type * as IoRedisModule from 'ioredis';
 import type * as NodeRedisModule from 'redis';
 import { RedisInstrumentation } from '../src';
-import { asInternal } from '../src/internal';
 import { counts, delta, freshRequire } from './helpers';
 
 interface Node {

@@ -9,20 +9,20 @@
 import { context, createContextKey, ROOT_CONTEXT } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { expect } from 'chai';
+import { asInternal, INTERNAL_CONTEXT, internalMarker } from '@vigil/catalog';
 import { inProcessMetrics, redisUrl, requireServices, type InProcessMetrics } from '@vigil/testing';
 import type * as IoRedisModule from 'ioredis';
 import type * as NodeRedisModule from 'redis';
 import { RedisInstrumentation } from '../src';
-import { asInternal, INTERNAL_CONTEXT, marker } from '../src/internal';
 import { counts, delta, freshRequire, uniquePrefix } from './helpers';
 
 /** Issues commands as @vigil/business does: marker raised for the call, pending until settled, in a context carrying vigil's key. */
 async function asVigil<T>(send: () => Promise<T>): Promise<T> {
-  marker.pending++;
+  internalMarker.pending++;
   try {
     return await context.with(context.active().setValue(INTERNAL_CONTEXT, true), () => asInternal(send, undefined, []));
   } finally {
-    marker.pending--;
+    internalMarker.pending--;
   }
 }
 
@@ -112,7 +112,7 @@ describe("@vigil/instrumentation-redis: vigil's own commands are not counted, ag
     const c = await nr.createClient({ url: redisUrl() }).connect();
     try {
       const d = await measure(async () => {
-        marker.pending++;
+        internalMarker.pending++;
         try {
           // No marker depth here: only the context says these are vigil's.
           await context.with(ROOT_CONTEXT.setValue(INTERNAL_CONTEXT, true), async () => {
@@ -124,7 +124,7 @@ describe("@vigil/instrumentation-redis: vigil's own commands are not counted, ag
           await context.with(ROOT_CONTEXT.setValue(SUPPRESS_TRACING, true), () => r.get(k('none')));
           await c.get(k('none'));
         } finally {
-          marker.pending--;
+          internalMarker.pending--;
         }
       });
       expect(counts(d)).to.deep.equal({ 'get/miss': 2 });
