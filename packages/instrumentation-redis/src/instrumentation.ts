@@ -23,14 +23,18 @@ import type {
   NrModuleExports,
   NrQueueModule,
 } from './internal-types';
-import { wrapPipelineExec, wrapPipelineSendCommand, wrapSendCommand, wrapTransformReply } from './ioredis';
-import { describe, MemoryMonitor } from './memory';
-import { wrapAddCommand, wrapBatch, wrapCarryMarker, wrapConnect, wrapListAdd, wrapSendCommand as wrapNrSendCommand } from './node-redis';
+import { describe } from './describe';
+import type { MemoryMonitor } from './memory';
 import { DEFAULT_OPERATIONS, labelTable } from './operations';
-import { Recorder } from './recorder';
+import type { Recorder } from './recorder';
 import type { RedisInstrumentationConfig } from './types';
 import { PACKAGE_NAME, PACKAGE_VERSION } from './version';
 import { unwrapMethod, wrapMethod } from './wrap';
+
+// The client patches, the recorder and the memory monitor (with its probe) load when they are
+// first needed: when the app loads ioredis or node-redis. An app without Redis never loads them.
+const ioredis = () => require('./ioredis') as typeof import('./ioredis');
+const nodeRedis = () => require('./node-redis') as typeof import('./node-redis');
 
 const SCOPE = { name: PACKAGE_NAME, version: PACKAGE_VERSION };
 
@@ -117,6 +121,7 @@ export class RedisInstrumentation extends InstrumentationBase<RedisInstrumentati
   private recorder(): Recorder | undefined {
     if (this._recorder === undefined) {
       try {
+        const { Recorder } = require('./recorder') as typeof import('./recorder');
         this._recorder = new Recorder(this._config.registry ?? leanRegistry(), this._settings.labels);
       } catch (err) {
         logOnce('redis:recorder', 'warn', `Redis instrumentation cannot record (${describe(err)}); cache_operations_total is not reported`);
@@ -128,6 +133,7 @@ export class RedisInstrumentation extends InstrumentationBase<RedisInstrumentati
   private memory(): MemoryMonitor | undefined {
     if (this._memory === undefined) {
       try {
+        const { MemoryMonitor } = require('./memory') as typeof import('./memory');
         const registry = this._config.registry ?? leanRegistry();
         this._memory = new MemoryMonitor(this._settings.memory, {
           size: registry.values(cacheSizeBytes, SCOPE),
@@ -183,7 +189,7 @@ export class RedisInstrumentation extends InstrumentationBase<RedisInstrumentati
             (exports: NrQueueModule) => this.patchFile(exports, () => {
               const proto = exports.default?.prototype;
               if (typeof proto?.addCommand !== 'function') throw new Error('RedisCommandsQueue#addCommand not found');
-              wrapMethod(proto, 'addCommand', wrapAddCommand(this.sinks));
+              wrapMethod(proto, 'addCommand', nodeRedis().wrapAddCommand(this.sinks));
             }),
             (exports: NrQueueModule) => unwrapMethod(exports.default?.prototype, 'addCommand'),
           ),
@@ -193,7 +199,7 @@ export class RedisInstrumentation extends InstrumentationBase<RedisInstrumentati
             (exports: NrLinkedListModule) => this.patchFile(exports, () => {
               const proto = exports.DoublyLinkedList?.prototype;
               if (typeof proto?.add !== 'function') throw new Error('DoublyLinkedList#add not found');
-              wrapMethod(proto, 'add', wrapListAdd(this.sinks));
+              wrapMethod(proto, 'add', nodeRedis().wrapListAdd(this.sinks));
             }),
             (exports: NrLinkedListModule) => unwrapMethod(exports.DoublyLinkedList?.prototype, 'add'),
           ),
@@ -204,6 +210,7 @@ export class RedisInstrumentation extends InstrumentationBase<RedisInstrumentati
                 `@redis/client/dist/lib/${file}`,
                 NODE_REDIS_VERSIONS,
                 (exports: NrModuleExports) => this.patchFile(exports, () => {
+                  const { wrapCarryMarker } = nodeRedis();
                   for (const { classes, method, fnAt, makes, optional } of methods) {
                     for (const name of classes) {
                       const proto = exports[name]?.prototype;
@@ -247,6 +254,7 @@ export class RedisInstrumentation extends InstrumentationBase<RedisInstrumentati
   private patchIoredis(exports: IoModule): IoModule {
     try {
       const { Redis, Cluster, Pipeline, Command } = this.ioClasses(exports);
+      const { wrapPipelineExec, wrapPipelineSendCommand, wrapSendCommand, wrapTransformReply } = ioredis();
       if (typeof Redis?.prototype?.sendCommand !== 'function') throw new Error('Redis#sendCommand not found');
       // Replies first: a command noted by sendCommand must find its reply counted.
       if (typeof Command?.prototype?.transformReply !== 'function') throw new Error('Command#transformReply not found; single commands are not counted');
@@ -278,6 +286,7 @@ export class RedisInstrumentation extends InstrumentationBase<RedisInstrumentati
   private patchNodeRedis(exports: NrClientModule): NrClientModule {
     try {
       const proto = exports.default?.prototype;
+      const { wrapBatch, wrapConnect, wrapSendCommand: wrapNrSendCommand } = nodeRedis();
       if (typeof proto?.connect !== 'function') throw new Error('RedisClient#connect not found');
       wrapMethod(proto, 'connect', wrapConnect(this.sinks));
       const p = proto as unknown as NrClientInternals;

@@ -24,7 +24,8 @@
 // auto-pipeline mixes commands from many callers.
 import { isInternalCommand, logOnce } from '@vigil/catalog';
 import type { IoClient, IoCommand, IoPipeline } from './internal-types';
-import { describe, type MemoryMonitor, type Probe, type TrackedClient } from './memory';
+import { describe } from './describe';
+import type { MemoryMonitor, Probe, TrackedClient } from './memory';
 import { RespProbe } from './probe';
 import { Kind } from './operations';
 import { isNoScript, keysOf, now, Rec, type OpInfo, type Recorder } from './recorder';

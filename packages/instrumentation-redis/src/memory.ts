@@ -20,6 +20,7 @@
 // A server none of whose application connections is ready any more is dropped at
 // the next refresh, with its dedicated connection.
 import { logOnce, type LeanValueFamily } from '@vigil/catalog';
+import { describe } from './describe';
 
 /** An application connection, as the memory monitor sees it. */
 export interface TrackedClient {
@@ -252,10 +253,4 @@ export class MemoryMonitor {
     this.servers.clear();
     this.publish();
   }
-}
-
-/** A short description of an error for a log line (never a key or a value: Redis errors name neither). */
-export function describe(err: unknown): string {
-  const m = (err as { message?: unknown } | null)?.message;
-  return (typeof m === 'string' ? m : String(err)).replace(/\s+/g, ' ').slice(0, 200);
 }

@@ -26,7 +26,8 @@
 import { asInternal, internalMarker, isInternalCommand, logOnce } from '@vigil/catalog';
 import type { NrAddOptions, NrClient, NrQueue, NrQueueValue } from './internal-types';
 import type { ConnectionOptions } from 'node:tls';
-import { describe, type MemoryMonitor, type Probe, type TrackedClient } from './memory';
+import { describe } from './describe';
+import type { MemoryMonitor, Probe, TrackedClient } from './memory';
 import { RespProbe } from './probe';
 import { Kind } from './operations';
 import { isNoScript, isRedirect, keysOf, now, Rec, type Recorder } from './recorder';

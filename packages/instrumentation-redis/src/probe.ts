@@ -6,7 +6,7 @@
 // paths polymorphic and measurably slows every command the application sends. The
 // socket is unref'd, so it never keeps the process alive.
 import { connect as netConnect, type Socket } from 'node:net';
-import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
+import type { ConnectionOptions } from 'node:tls';
 import type { Probe } from './memory';
 
 /** Where and how to connect: the application client's own connection settings. */
@@ -95,6 +95,8 @@ export class RespProbe implements Probe {
 
   private open(): void {
     const t = this.target;
+    // node:tls loads only for a TLS server: loading it (and its CA store) is a large part of a start-up.
+    const tlsConnect = (options: ConnectionOptions) => (require('node:tls') as typeof import('node:tls')).connect(options);
     const socket = t.path
       ? t.tls
         ? tlsConnect({ ...t.tls, path: t.path })

@@ -2,36 +2,53 @@
 // reader served by vigil's own server, and periodic push readers (OTLP,
 // console). Exporter modules load only when configured, to keep start-up short.
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
-import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import {
+  AggregationTemporality,
+  AggregationType,
+  MetricReader,
   PeriodicExportingMetricReader,
   type MetricProducer,
-  type MetricReader,
   type PeriodicExportingMetricReaderOptions,
   type PushMetricExporter,
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
 import { log, logOnce, PrometheusTextSerializer } from '@vigil/catalog';
-import { healthRequestHandler } from '@vigil/health';
 import type { ResolvedConfig } from './config';
-import { MetricsServer } from './server';
+import { MetricsServer, type MetricsServerOptions } from './server';
 import type { MetricsServerRoute } from './types';
+
+/**
+ * The pull reader of @opentelemetry/exporter-prometheus' PrometheusExporter (cumulative, default
+ * aggregations, the same component type) without its HTTP server and serializer, which vigil does
+ * not use: vigil serves /metrics itself, with its own serializer. That package is not loaded.
+ */
+class PullReader extends MetricReader {
+  constructor(producers: MetricProducer[]) {
+    super({
+      aggregationSelector: () => ({ type: AggregationType.DEFAULT }),
+      aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE,
+      otelComponentType: 'prometheus_http_text_metric_exporter',
+      metricProducers: producers,
+    });
+  }
+  protected override async onForceFlush(): Promise<void> {}
+  protected override async onShutdown(): Promise<void> {}
+}
 
 /** A pull reader plus the server that serves it. */
 export function prometheusReader(
   config: ResolvedConfig,
   producers: MetricProducer[],
   routes: Record<string, MetricsServerRoute> | undefined,
-): { reader: PrometheusExporter; server: MetricsServer } {
-  // No otel_scope_* labels and no target_info: users scrape the documented names, nothing else.
-  const reader = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true, withoutTargetInfo: true, metricProducers: producers });
+): { reader: MetricReader; server: MetricsServer } {
+  const reader = new PullReader(producers);
   // OTel's exposition, byte for byte, with each series' label text rendered once (bench/: 4x faster at 10k series).
   const serializer = new PrometheusTextSerializer();
   const server = new MetricsServer({
     ...config.prometheus,
     routes,
     // The app's @vigil/health checks (or liveness alone) on /health, /health/live, /health/ready.
-    health: config.healthEndpoint ? healthRequestHandler(undefined, { stats: false }) : undefined,
+    health: config.healthEndpoint ? healthHandler() : undefined,
     async collect() {
       const { resourceMetrics, errors } = await reader.collect();
       // Once per distinct error: a failing callback fails every scrape the same way.
@@ -40,6 +57,19 @@ export function prometheusReader(
     },
   });
   return { reader, server };
+}
+
+/**
+ * @vigil/health's handler with liveness and the process's checks, made at the first request it
+ * sees: its module loads then, not at start-up. (The handler looks the health object up per
+ * request anyway.)
+ */
+function healthHandler(): NonNullable<MetricsServerOptions['health']> {
+  let handler: NonNullable<MetricsServerOptions['health']> | undefined;
+  return (req, res, next) => {
+    handler ??= (require('@vigil/health') as typeof import('@vigil/health')).healthRequestHandler(undefined, { stats: false });
+    return handler(req, res, next);
+  };
 }
 
 /**

@@ -4,7 +4,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { constants as zlib, gzip } from 'node:zlib';
 import { log, logOnce } from '@vigil/catalog';
 import type { MetricsServerRoute } from './types';
 
@@ -138,6 +137,8 @@ export class MetricsServer {
           return;
         }
         // Level 1: exposition text still shrinks ~10x, in a fraction of the default level's time.
+        // node:zlib loads at the first compressed scrape, not at start-up.
+        const { constants: zlib, gzip } = require('node:zlib') as typeof import('node:zlib');
         gzip(body, { level: zlib.Z_BEST_SPEED }, (err, zipped) => {
           if (err) {
             res.writeHead(500).end();
