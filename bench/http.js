@@ -23,10 +23,34 @@
 //   node bench/http.js [--rounds 9] [--requests 20000] [--work-requests 1000] [--latency-requests 3000]
 //                      [--workloads http-hello,http-work,express-hello,express-work]
 //                      [--contenders baseline,vigil,prom-client,prom-bundle,otel]
+//
+// Instructions instead of time (--instructions): each contender's server runs under
+// `valgrind --tool=callgrind` (Node with deterministic V8 flags, see callgrindNode in
+// lib/common.js), started as above. This process, not under valgrind, sends it
+// `--warmup-requests` in loads of 1000 on new connections, asking it over IPC after each to
+// mark (it calls process._getActiveHandles(), where callgrind dumps its counters); then
+// `--requests` over `--connections` new keep-alive connections and a mark: that window's
+// instructions / `--requests` is the cost per request, total and "steady" (without major GC
+// and libc's allocator). Then `--idle-ms` without requests and a last mark, and the
+// contender's own metrics are checked. Independent of the machine's load.
+// The warm-up is split because V8 keeps recompiling until it has seen connections come and go
+// (and a mark's IPC) a few times: after one long load of 12 000 requests it still compiles in
+// the window, tripling the figure. Timers keep their wall-clock rate while the server runs
+// ~50-100 times slower, so periodic work (the runtime metrics' 10 ms event-loop-delay timer)
+// weighs ~50-100 times more per request than at full speed: it is left in, and its share is
+// shown separately ("periodic work", from the idle period), as an upper bound. Writes
+// results/http-instructions.md and .json; a full run takes about 40 minutes.
+//
+//   node bench/http.js --instructions [--runs 2] [--jobs 2] [--warmup-requests 12000] [--requests 4000]
+//                      [--connections 4] [--idle-ms 2000] [--workloads http-hello,express-hello]
+//                      [--contenders baseline,vigil,prom-client,otel]
+//
 //   drive one server you started yourself (e.g. under --cpu-prof):
 //     BENCH_FRAMEWORK=http node --cpu-prof --require @vigil/node/register bench/lib/http-app.js
 //     node bench/http.js --drive <port> [--requests 200000] [--path /]
 'use strict';
+const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
 const {
   ROOT,
@@ -44,9 +68,13 @@ const {
   load,
   get,
   sumSamples,
+  callgrindNode,
+  callgrindWindow,
 } = require('./lib/common');
 
 const APP = path.join(__dirname, 'lib', 'http-app.js');
+/** --instructions: requests per warm-up load (each on new connections, each followed by a mark). */
+const WARMUP_LOAD = 1000;
 
 const WORKLOADS = {
   'http-hello': { framework: 'http', path: '/', title: 'node:http, hello world' },
@@ -320,6 +348,179 @@ function report(results, opts, steps) {
   return parts.join('\n\n');
 }
 
+// ---------------------------------------------------------------- --instructions: callgrind
+
+/**
+ * One server under callgrind: a warm-up in loads of WARMUP_LOAD requests with a mark after each,
+ * then a window of `opts.requests` requests up to the next mark (callgrind dumps its counters at
+ * each), then `opts.idleMs` with no requests up to a last mark (the periodic work alone), then
+ * the contender's own metrics checked.
+ */
+async function countedRun(name, key, opts, dir, tag) {
+  const w = WORKLOADS[key];
+  let port;
+  const s = await CONTENDERS[name].setup(() => port);
+  const out = path.join(dir, `${tag}.cg`);
+  const started = spawnChild(APP, {
+    execPath: 'valgrind', // the Debian package valgrind
+    execArgv: [...callgrindNode(out), ...s.execArgv],
+    env: { ...cleanEnv(), ...s.env, BENCH_FRAMEWORK: w.framework },
+  });
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  // A load ends by closing its connections: half a second lets the server handle that before the mark.
+  const mark = async () => {
+    await sleep(500);
+    await ask(started.child, 'mark');
+    return performance.now();
+  };
+  try {
+    port = (await started.ready).port;
+    // Many short loads, not one long one: V8 keeps recompiling until it has seen connections come
+    // and go (and the IPC of a mark) a few times; after one long load it does so in the window.
+    const loads = Math.ceil(opts.warmup / WARMUP_LOAD);
+    let t0;
+    for (let i = 0; i < loads; i++) {
+      await load(port, { total: Math.min(WARMUP_LOAD, opts.warmup - i * WARMUP_LOAD), connections: opts.connections, path: w.path });
+      t0 = await mark(); // dumps 1 (start-up and the first load) to `loads`
+    }
+    await load(port, { total: opts.requests, connections: opts.connections, path: w.path });
+    const t1 = await mark(); // dump loads + 1: the window
+    await sleep(opts.idleMs);
+    const t2 = await mark(); // dump loads + 2: idle
+    let counted;
+    if (s.check) {
+      counted = await s.check();
+      const served = opts.warmup + opts.requests;
+      if (!(counted >= served)) throw new Error(`${name} on ${key} counted ${counted} requests of the ${served} it served`);
+    }
+    const window = callgrindWindow(`${out}.${loads + 1}`);
+    const idle = callgrindWindow(`${out}.${loads + 2}`);
+    const lastLoad = loads > 1 ? Number(/^(?:summary|totals):\s+(\d+)/m.exec(fs.readFileSync(`${out}.${loads}`, 'utf8'))[1]) : NaN;
+    return {
+      total: window.total / opts.requests,
+      steady: window.steady / opts.requests,
+      // The idle rate (per wall second; steady: V8's memory reducer may run a major GC then) over the window's wall time.
+      periodic: ((idle.steady / (t2 - t1)) * (t1 - t0)) / opts.requests,
+      // Convergence: the last warm-up load, per request (its connections are spread over fewer requests).
+      lastWarmup: lastLoad / Math.min(WARMUP_LOAD, opts.warmup - (loads - 1) * WARMUP_LOAD),
+      windowSeconds: (t1 - t0) / 1000,
+      counted,
+    };
+  } catch (err) {
+    if (started.stderr()) process.stderr.write(`--- ${tag} stderr:\n${started.stderr()}\n`);
+    throw err;
+  } finally {
+    await stopChild(started.child, 60_000);
+    for (const f of fs.readdirSync(dir)) if (f.startsWith(`${tag}.cg`)) fs.rmSync(path.join(dir, f));
+  }
+}
+
+async function instructions() {
+  const opts = {
+    runs: opt('runs', 2),
+    jobs: opt('jobs', 2),
+    warmup: opt('warmup-requests', 12000),
+    requests: opt('requests', 4000),
+    connections: opt('connections', 4),
+    idleMs: opt('idle-ms', 2000),
+    workloads: opt('workloads', 'http-hello,express-hello').split(','),
+    contenders: opt('contenders', 'baseline,vigil,prom-client,otel').split(','),
+  };
+  for (const w of opts.workloads) if (!WORKLOADS[w]) throw new Error(`unknown workload ${w}`);
+  for (const c of opts.contenders) if (!CONTENDERS[c]) throw new Error(`unknown contender ${c}`);
+  if (!opts.contenders.includes('baseline')) opts.contenders.unshift('baseline');
+  const results = {}; // workload -> contender -> runs
+  const tasks = [];
+  for (let r = 0; r < opts.runs; r++) {
+    for (const key of opts.workloads) {
+      results[key] ??= {};
+      for (const name of opts.contenders) {
+        if (CONTENDERS[name].frameworks && !CONTENDERS[name].frameworks.includes(WORKLOADS[key].framework)) continue;
+        results[key][name] ??= [];
+        tasks.push({ key, name, tag: `${key}-${name}-${r}` });
+      }
+    }
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-bench-http-'));
+  process.stderr.write(`http bench, instructions: ${tasks.length} callgrind runs, ${opts.jobs} at a time, ${opts.requests} requests measured after ${opts.warmup}\n`);
+  const t0 = performance.now();
+  let next = 0;
+  const worker = async () => {
+    while (next < tasks.length) {
+      const t = tasks[next++];
+      results[t.key][t.name].push(await countedRun(t.name, t.key, opts, dir, t.tag));
+      process.stderr.write(`  ${t.tag} done (${((performance.now() - t0) / 60000).toFixed(1)} min)\n`);
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: opts.jobs }, worker));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+
+  const data = {};
+  const parts = [];
+  const int = fmt.int;
+  const added = (v, b) => `${v >= b ? '+' : '−'}${int(Math.abs(v - b))} (${fmt.delta(v / b)})`;
+  for (const key of opts.workloads) {
+    const m = (name, f) => median(results[key][name].map(f));
+    const bt = m('baseline', (x) => x.total);
+    const bs = m('baseline', (x) => x.steady);
+    data[key] = {};
+    const rows = Object.keys(results[key]).map((name) => {
+      const total = m(name, (x) => x.total);
+      const steady = m(name, (x) => x.steady);
+      const periodic = m(name, (x) => x.periodic);
+      data[key][name] = {
+        instructions: total,
+        addedInstructions: total - bt,
+        addedRatio: total / bt - 1,
+        steady,
+        steadyAdded: steady - bs,
+        steadyAddedRatio: steady / bs - 1,
+        periodicAtMost: periodic,
+        runs: results[key][name],
+      };
+      const isBase = name === 'baseline';
+      return [name, int(total), isBase ? '—' : added(total, bt), int(steady), isBase ? '—' : added(steady, bs), int(periodic)];
+    });
+    parts.push(
+      `#### ${WORKLOADS[key].title}\n\n` +
+        table(['contender', 'instructions / request', 'vs baseline', 'steady', 'steady vs baseline', 'periodic work in it, at most'], rows),
+    );
+  }
+  const used = [...new Set(Object.values(results).flatMap((r) => Object.keys(r)))];
+  const raw = [];
+  for (const key of opts.workloads) {
+    for (const [name, runs] of Object.entries(results[key])) {
+      raw.push(`- ${key} ${name}: ${runs.map((x) => `${int(x.total)} (steady ${int(x.steady)}, periodic ≤ ${int(x.periodic)}, last warm-up load ${int(x.lastWarmup)}, window ${x.windowSeconds.toFixed(1)} s)`).join('; ')}`);
+    }
+  }
+  parts.push(
+    `Contenders: ${used.map((n) => `**${n}** — ${CONTENDERS[n].title}`).join('; ')}.\n\n` +
+      `CPU instructions the server process executes per request, counted by \`valgrind --tool=callgrind\` (load-independent: ` +
+      `it leaves out waiting, not work) with V8 made deterministic (\`--single-threaded --hash-seed=1 --random-seed=1 --min-semi-space-size=8 --max-semi-space-size=8\`). ` +
+      `Each server first serves ${opts.warmup.toLocaleString('en-US')} requests (warm-up: JIT, pools, series) in loads of ${WARMUP_LOAD.toLocaleString('en-US')} on new connections, ` +
+      `each followed by a mark, then ${opts.requests.toLocaleString('en-US')} requests over ${opts.connections} new keep-alive connections up to the next mark; ` +
+      `instructions between the marks / ${opts.requests.toLocaleString('en-US')} (opening and closing the connections included). Medians over ${opts.runs} runs per contender. ` +
+      `"steady" leaves out major collections and libc's allocator, which land in one run's window and not another's. ` +
+      `"periodic work" is what the server runs with no requests (the 10 ms event-loop-delay timer of vigil's, prom-client's and OTel's runtime metrics), ` +
+      `measured over ${opts.idleMs} ms idle after the window and scaled to the window's wall time: an upper bound of its share in the per-request figure. ` +
+      `Timers keep their wall-clock rate while callgrind runs the server ~50-100 times slower, so this share is ~50-100 times what it is at full speed, where it is negligible. ` +
+      `Every instrumented contender's own metrics counted every request it served (checked after the window).\n\n` +
+      `Per run (instructions / request; "last warm-up load" shows the server had settled: a little above the window, its connections being spread over ${WARMUP_LOAD.toLocaleString('en-US')} requests):\n${raw.join('\n')}`,
+  );
+  const command = `node bench/http.js${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}`;
+  const complete = ['http-hello', 'express-hello'].every((w) => opts.workloads.includes(w)) && ['vigil', 'prom-client', 'otel'].every((c) => opts.contenders.includes(c));
+  writeResults(complete ? 'http-instructions' : 'http-instructions-partial', 'HTTP overhead in CPU instructions (callgrind)', command, parts.join('\n\n'), {
+    workloads: data,
+    workloadTitles: Object.fromEntries(opts.workloads.map((k) => [k, WORKLOADS[k].title])),
+    titles: Object.fromEntries(used.map((k) => [k, CONTENDERS[k].title])),
+    options: opts,
+    minutes: (performance.now() - t0) / 60000,
+  });
+}
+
 async function drive() {
   const port = opt('drive', 0);
   const total = opt('requests', 200_000);
@@ -329,6 +530,7 @@ async function drive() {
 
 async function main() {
   if (process.argv.includes('--drive')) return drive();
+  if (process.argv.includes('--instructions')) return instructions();
   const opts = {
     rounds: opt('rounds', 9),
     requests: opt('requests', 20000),

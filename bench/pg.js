@@ -24,11 +24,38 @@
 //
 //   node bench/pg.js [--rounds 11] [--slices 30] [--slice-ms 300] [--ms 1000] [--warmup-ms 400] [--pool 4] [--concurrency 8]
 //
+// Instruction counts instead of time (--instructions): each contender runs a fixed number of
+// queries under `valgrind --tool=callgrind` (deterministic V8: --single-threaded, fixed hash and
+// random seeds, a fixed young generation), and the instructions the Node process executes
+// between the end of its warm-up and the end of its measured queries are divided by the
+// queries. Waiting (for PostgreSQL, for the scheduler) costs no instructions, so on a shared
+// machine this repeats where time does not. "steady" also leaves out major GC and libc's
+// malloc, which land in one run's window and not another's. Against the fake server the count
+// includes the fake server's own work (it runs in the same process): the same in every
+// contender, so the differences are the instrumentation's, the percentages smaller.
+//
+//   node bench/pg.js --instructions [--runs 2] [--jobs 1] [--steps 6000] [--warmup-steps 10000]
+//       [--servers postgres,fake] [--queries select1,lookup] [--contenders baseline,vigil,otel] [--pool 4] [--concurrency 8]
+//
+// writes bench/results/pg-instructions.md and .json. Needs valgrind (callgrind_annotate too).
+// One callgrind run takes one to two minutes (about 3 to 6 ms per query under callgrind), the
+// whole default run about 30 minutes. The warm-up is long because V8 (--single-threaded: its
+// compiler runs on the main thread and counts) is still optimizing pg, pg-pool and the
+// instrumentations for the first ~8,000 queries: per-query counts fall about six-fold over them
+// and are flat (within ~1.5% from one 2,000-query block to the next) after that.
+// Timers under callgrind's ~50x slowdown: @vigil/instrumentation-pg has none of its own (the pool
+// gauges are read at collection); its slow-query threshold is a duration, stretched 50x in the
+// counting child (slowQueryMs 50 s) so that no query counts as slow only because of callgrind.
+// pg-pool's 10 s idle timeout never fires (the pool is never idle between the marks), and the
+// upstream contender's spans go to a processor with no timer.
+//
 // Needs PostgreSQL (PGHOST / PGPORT / PGUSER / PGDATABASE, default postgres@127.0.0.1:5432/test)
 // and the built packages (`tsc -b`). Creates the table vigil_bench_users (100,000 rows,
 // primary key id) once and leaves it for the next run.
 'use strict';
 const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const { callgrindNode, callgrindWindow, writeResults } = require('./lib/common');
 const os = require('node:os');
 const path = require('node:path');
 
@@ -40,6 +67,11 @@ function arg(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : fallback;
 }
+
+/** Set in the children of --instructions: fixed query counts, window marks for callgrind. */
+const counting = process.env.VIGIL_BENCH_COUNT === '1';
+/** Callgrind runs the process about 50 times slower: wall-clock thresholds are stretched by this much. */
+const CALLGRIND_SLOWDOWN = 50;
 
 const db = {
   host: process.env.PGHOST ?? '127.0.0.1',
@@ -178,7 +210,9 @@ function setupVigil(workload) {
   const { PrometheusExporter, PrometheusSerializer } = require('@opentelemetry/exporter-prometheus');
   const exporter = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true, withoutTargetInfo: true, metricProducers: [leanRegistry()] });
   const meterProvider = new MeterProvider({ readers: [exporter] });
-  const instrumentation = new PgInstrumentation();
+  // Counting: callgrind slows the process ~50 times; a query is "slow" (db_slow_queries_total) at
+  // the same full-speed duration as without it, so that a slowed-down query is not counted slow.
+  const instrumentation = new PgInstrumentation(counting ? { slowQueryMs: CALLGRIND_SLOWDOWN * 1000 } : {});
   registerInstrumentations({ instrumentations: [instrumentation], meterProvider });
   const seen = async () => {
     const text = new PrometheusSerializer(undefined, false, undefined, true, true).serialize((await exporter.collect()).resourceMetrics);
@@ -244,6 +278,16 @@ async function drive(pool, workload, duration, concurrency) {
   return { ops, elapsed: performance.now() - start, cpuMicros: cpu.user + cpu.system };
 }
 
+/** Runs exactly `count` queries, `concurrency` at a time, query i using values(i0 + i); no clock reads. */
+async function driveCount(pool, workload, count, concurrency, i0) {
+  let i = 0;
+  const worker = async () => {
+    while (i < count) await pool.query(workload.text, workload.values(i0 + i++));
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+  return { ops: count, elapsed: NaN, cpuMicros: NaN };
+}
+
 async function child(variant, workloadName, ms, warmupMs, poolSize, concurrency) {
   const workload = WORKLOADS[workloadName];
   let check = async () => undefined;
@@ -251,9 +295,24 @@ async function child(variant, workloadName, ms, warmupMs, poolSize, concurrency)
   else if (variant === 'otel') check = setupOtel().seen;
   const pg = require('pg');
   const pool = makePool(pg, workload, poolSize);
-  const run = (duration) => drive(pool, workload, duration, concurrency);
-  const warm = await run(warmupMs);
-  const { ops, elapsed, cpuMicros } = await run(ms);
+  let warm, measured;
+  if (counting) {
+    // ms and warmupMs are query counts. The warm-up runs in chunks of 1,000 queries, so that the
+    // pool's drain and refill between two runs of queries (which the measured run starts with) is
+    // compiled too, and not deoptimized and recompiled inside the window. process._getActiveHandles()
+    // is called nowhere else: callgrind dumps its counters when it is entered (--dump-before),
+    // around the measured queries.
+    warm = { ops: 0 };
+    for (let done = 0; done < warmupMs; done += 1000) warm.ops += (await driveCount(pool, workload, Math.min(1000, warmupMs - done), concurrency, done)).ops;
+    process._getActiveHandles();
+    measured = await driveCount(pool, workload, ms, concurrency, warmupMs);
+    process._getActiveHandles();
+  } else {
+    const run = (duration) => drive(pool, workload, duration, concurrency);
+    warm = await run(warmupMs);
+    measured = await run(ms);
+  }
+  const { ops, elapsed, cpuMicros } = measured;
   // Honesty check: the instrumentation really saw every query (warm-up included).
   const seen = await check();
   if (seen !== undefined && seen < warm.ops + ops) throw new Error(`${variant} saw ${seen} queries, fewer than the ${warm.ops + ops} run`);
@@ -499,7 +558,145 @@ async function main() {
   );
 }
 
-if (process.argv[2] === '--alternate') {
+// ---------------------------------------------------------------- --instructions: callgrind
+
+/** One contender under callgrind: instructions per query, total and steady, and the child's own report. */
+function runCounted(c, opts, dir, tag) {
+  const out = path.join(dir, `${tag}.cg`);
+  const args = [
+    ...callgrindNode(out),
+    __filename, '--child', c.variant, c.workload, String(opts.steps), String(opts.warmupSteps), String(opts.pool), String(opts.concurrency),
+  ];
+  return new Promise((resolve, reject) => {
+    const t0 = Date.now();
+    const p = spawn('valgrind', args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, VIGIL_BENCH_COUNT: '1' } });
+    let stdout = '';
+    let err = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (err += d));
+    p.on('error', (e) => reject(new Error(`valgrind: ${e.message} (the Debian package valgrind provides it)`)));
+    p.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`${tag} exited with ${code}:\n${err.slice(-2000)}`));
+      try {
+        const report = JSON.parse(stdout.trim().split('\n').pop());
+        if (report.ops !== opts.steps) throw new Error(`${tag}: ${report.ops} queries measured, not ${opts.steps}`);
+        // Dump 2 is the measured window (dump 1: start-up and warm-up; dump 3: the rest).
+        const { total, steady } = callgrindWindow(`${out}.2`);
+        for (const f of fs.readdirSync(dir)) if (f.startsWith(`${tag}.cg`)) fs.rmSync(path.join(dir, f));
+        resolve({ total: total / opts.steps, steady: steady / opts.steps, seen: report.seen, seconds: (Date.now() - t0) / 1000 });
+      } catch (e) {
+        reject(e);
+      }
+    });
+  });
+}
+
+const INSTRUCTION_VARIANTS = {
+  baseline: 'no instrumentation',
+  vigil: '@vigil/instrumentation-pg (metrics)',
+  otel: '@opentelemetry/instrumentation-pg 0.77 (tracing)',
+};
+
+async function instructions() {
+  const opts = {
+    runs: Number(arg('runs', 2)),
+    jobs: Number(arg('jobs', 1)),
+    steps: Number(arg('steps', 6000)),
+    warmupSteps: Number(arg('warmup-steps', 10000)),
+    pool: Number(arg('pool', 4)),
+    concurrency: Number(arg('concurrency', 8)),
+  };
+  const servers = arg('servers', 'postgres,fake').split(',');
+  const queries = arg('queries', 'select1,lookup').split(',');
+  const variants = arg('contenders', 'baseline,vigil,otel').split(',');
+  for (const v of variants) if (!INSTRUCTION_VARIANTS[v]) throw new Error(`unknown contender ${v} (${Object.keys(INSTRUCTION_VARIANTS).join(', ')})`);
+  if (!variants.includes('baseline')) throw new Error('the contenders must include baseline');
+  if (servers.includes('postgres')) await setup();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-bench-pg-'));
+  const contenders = [];
+  for (const server of servers) {
+    for (const query of queries) {
+      const workload = `${server}:${query}`;
+      if (!WORKLOADS[workload]) throw new Error(`unknown workload ${workload}`);
+      for (const variant of variants) contenders.push({ workload, variant, results: [] });
+    }
+  }
+  // Run by run, every contender once, so a run's worth of every contender is done before the next.
+  const tasks = [];
+  for (let r = 0; r < opts.runs; r++) for (const c of contenders) tasks.push({ c, tag: `${c.workload.replace(':', '-')}-${c.variant}-${r}` });
+  const t0 = Date.now();
+  process.stderr.write(
+    `pg bench, instructions: ${tasks.length} callgrind runs, ${opts.jobs} at a time, ${opts.steps} queries measured after ${opts.warmupSteps}, ` +
+      `pool of ${opts.pool}, ${opts.concurrency} queries in flight, ${db.user}@${db.host}:${db.port}/${db.database}\n`,
+  );
+  let next = 0;
+  const worker = async () => {
+    while (next < tasks.length) {
+      const t = tasks[next++];
+      const r = await runCounted(t.c, opts, dir, t.tag);
+      t.c.results.push(r);
+      process.stderr.write(`${t.tag}: ${Math.round(r.total)} instructions/query (steady ${Math.round(r.steady)}), ${r.seconds.toFixed(0)} s\n`);
+    }
+  };
+  await Promise.all(Array.from({ length: opts.jobs }, worker));
+  fs.rmSync(dir, { recursive: true, force: true });
+  const minutes = (Date.now() - t0) / 60000;
+
+  const int = (x) => Math.round(x).toLocaleString('en-US');
+  const signed = (x) => `${x < 0 ? '−' : '+'}${int(Math.abs(x))}`;
+  const pct = (x) => `${x < 0 ? '−' : '+'}${Math.abs(x * 100).toFixed(1)}%`;
+  const lines = [
+    '| server | query | contender | instructions / query | steady | vs baseline | steady vs baseline |',
+    '|---|---|---|---:|---:|---:|---:|',
+  ];
+  const data = {};
+  for (const c of contenders) {
+    const base = contenders.find((x) => x.workload === c.workload && x.variant === 'baseline');
+    const w = WORKLOADS[c.workload];
+    const total = median(c.results.map((x) => x.total));
+    const steady = median(c.results.map((x) => x.steady));
+    const bt = median(base.results.map((x) => x.total));
+    const bs = median(base.results.map((x) => x.steady));
+    const d = c.variant === 'baseline' ? '' : `${signed(total - bt)} (${pct((total - bt) / bt)})`;
+    const ds = c.variant === 'baseline' ? '' : `${signed(steady - bs)} (${pct((steady - bs) / bs)})`;
+    lines.push(`| ${SERVERS[w.server]} | ${w.title} | ${INSTRUCTION_VARIANTS[c.variant]} | ${int(total)} | ${int(steady)} | ${d} | ${ds} |`);
+    (data[c.workload] ??= {})[c.variant] = {
+      instructionsPerQuery: Math.round(total),
+      steadyPerQuery: Math.round(steady),
+      ...(c.variant === 'baseline' ? {} : {
+        addedPerQuery: Math.round(total - bt),
+        addedPercent: Number((((total - bt) / bt) * 100).toFixed(2)),
+        steadyAddedPerQuery: Math.round(steady - bs),
+        steadyAddedPercent: Number((((steady - bs) / bs) * 100).toFixed(2)),
+      }),
+      runs: c.results.map((x) => ({ total: Math.round(x.total), steady: Math.round(x.steady) })),
+    };
+  }
+  const raw = contenders.map((c) => `${c.workload}/${c.variant}: ${c.results.map((x) => `${int(x.total)} (steady ${int(x.steady)})`).join(', ')}`);
+  const body =
+    `${lines.join('\n')}\n\n` +
+    `Instructions the Node process executes per query under \`valgrind --tool=callgrind\` (Node run with --single-threaded --hash-seed=1 --random-seed=1 ` +
+    `--min-semi-space-size=8 --max-semi-space-size=8): medians over ${opts.runs} runs per contender, ${opts.steps} queries measured after ${opts.warmupSteps} of warm-up, ` +
+    `pg.Pool of ${opts.pool}, ${opts.concurrency} queries in flight; the whole run took ${minutes.toFixed(1)} min, ${opts.jobs} callgrind run(s) at a time. ` +
+    `"steady" leaves out major collections and libc's allocator, which land in one run's window and not another's. ` +
+    `Against PostgreSQL only the Node side counts (the server is another process); against the in-process fake server the fake server's own work ` +
+    `(parsing pg's messages, building replies) is in every contender's count, baseline included, so the differences are the instrumentation's and the percentages are smaller than they would be with it left out. ` +
+    `Every instrumented contender counted every query (vigil's db_query_duration_seconds_count, the upstream spans).\n\n` +
+    `Per run:\n${raw.map((r) => `- ${r}`).join('\n')}\n`;
+  const command = `node bench/pg.js ${process.argv.slice(2).join(' ')}`.trim();
+  writeResults('pg-instructions', 'PostgreSQL, instructions per query (bench/pg.js --instructions)', command, body, {
+    options: { ...opts, servers, queries, contenders: variants },
+    minutes: Number(minutes.toFixed(1)),
+    results: data,
+  });
+}
+
+if (process.argv.includes('--instructions') && process.argv[2] !== '--child') {
+  instructions().catch((err) => {
+    process.stderr.write(`${err.stack}\n`);
+    process.exit(1);
+  });
+} else if (process.argv[2] === '--alternate') {
   const [, , , workload, sliceMs, slices, poolSize, concurrency] = process.argv;
   alternateChild(workload, Number(sliceMs), Number(slices), Number(poolSize), Number(concurrency)).catch((err) => {
     process.stderr.write(`${err.stack}\n`);

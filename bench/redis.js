@@ -34,6 +34,7 @@ const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { callgrindNode, callgrindWindow, writeResults } = require('./lib/common');
 
 const root = path.join(__dirname, '..');
 
@@ -238,10 +239,6 @@ async function main() {
 
 // ---------------------------------------------------------------- --instructions: callgrind
 
-/** Functions of a major (mark-compact) collection, and libc's allocator (V8's compiler and Node's
- * write requests): events that land in one run's window and not another's. Left out of "steady". */
-const LUMPY = /MarkCompact|Marking|Sweep|Evacuat|RememberedSet|MigratedSlot|LiveObjectVisitor|OnMoveEvent|SizeFromMap|MemoryReducer|malloc\.c|arena\.c/;
-
 function runCounted(contender, opts, dir, tag) {
   const out = path.join(dir, `${tag}.cg`);
   const perStep = contender.mode === 'sequential' ? 2 : opts.batch;
@@ -249,10 +246,7 @@ function runCounted(contender, opts, dir, tag) {
   const steps = Math.max(1, Math.round((opts.steps * 2) / perStep));
   const warmup = Math.max(1, Math.round((opts.warmupSteps * 2) / perStep));
   const args = [
-    '--tool=callgrind', '--smc-check=all-non-file', '--dump-before=node::GetActiveHandles*', `--callgrind-out-file=${out}`,
-    process.execPath,
-    // Deterministic V8: no background threads, fixed hash and random seeds, a fixed young generation.
-    '--single-threaded', '--hash-seed=1', '--random-seed=1', '--min-semi-space-size=8', '--max-semi-space-size=8',
+    ...callgrindNode(out), // deterministic V8, counters dumped at process._getActiveHandles()
     __filename, '--child', contender.client, contender.mode, contender.variant, String(steps), String(warmup), String(opts.batch), '--redis', redisUrl,
   ];
   return new Promise((resolve, reject) => {
@@ -265,20 +259,10 @@ function runCounted(contender, opts, dir, tag) {
       if (code !== 0) return reject(new Error(`${tag} exited with ${code}:\n${err.slice(-2000)}`));
       try {
         // Dump 2 is the measured window (dump 1: start-up and warm-up; dump 3: the rest).
-        const window = `${out}.2`;
-        const total = Number(/^(?:summary|totals):\s+(\d+)/m.exec(fs.readFileSync(window, 'utf8'))[1]);
-        const annotated = require('node:child_process').execFileSync('callgrind_annotate', ['--threshold=100', window], { encoding: 'utf8', maxBuffer: 64 << 20 });
-        let lumpy = 0;
-        for (const line of annotated.split('\n')) {
-          const m = /^\s*([\d,]+) \([^)]*\)\s+(.*)$/.exec(line);
-          if (!m) continue;
-          const n = Number(m[1].replace(/,/g, ''));
-          // Functions on the stack when a dump is taken show the whole window: not self costs.
-          if (n < total && LUMPY.test(m[2])) lumpy += n;
-        }
+        const { total, steady } = callgrindWindow(`${out}.2`);
         const commands = steps * perStep;
         for (const f of fs.readdirSync(dir)) if (f.startsWith(`${tag}.cg`)) fs.rmSync(path.join(dir, f));
-        resolve({ total: total / commands, steady: (total - lumpy) / commands });
+        resolve({ total: total / commands, steady: steady / commands });
       } catch (e) {
         reject(e);
       }
@@ -335,10 +319,13 @@ async function instructions() {
     lines.push(`| ${b.client} | ${mode} | ${int(bt)} | ${int(vt)} | +${int(vt - bt)} (${(((vt - bt) / bt) * 100).toFixed(1)}%) | ${int(bs)} → ${int(vs)} | +${int(vs - bs)} (${(((vs - bs) / bs) * 100).toFixed(1)}%) |`);
   }
   const raw = contenders.map((c) => `${c.client}/${c.mode}/${c.variant}: ${c.results.map((x) => `${int(x.total)} (steady ${int(x.steady)})`).join(', ')}`);
-  process.stdout.write(
-    `${lines.join('\n')}\n\nMedians over ${opts.runs} callgrind runs per contender, ${opts.steps * 2} commands measured after ${opts.warmupSteps * 2}; Node ${process.version}; vigil from ${path.relative(root, vigilBuild) || vigilBuild}.\n` +
-      `"steady" leaves out major collections and libc's allocator, which land in one run's window and not another's.\n\nPer run:\n${raw.map((r) => `- ${r}`).join('\n')}\n`,
-  );
+  const body =
+    `${lines.join('\n')}\n\nMedians over ${opts.runs} callgrind runs per contender, ${opts.steps * 2} commands measured after ${opts.warmupSteps * 2}; vigil from ${path.relative(root, vigilBuild) || vigilBuild}. ` +
+    `The client process only (the Redis server's work is not counted).\n` +
+    `"steady" leaves out major collections and libc's allocator, which land in one run's window and not another's.\n\nPer run:\n${raw.map((r) => `- ${r}`).join('\n')}\n`;
+  // A run of another build (--vigil-build) is a comparison, not the latest result.
+  const name = vigilBuild === path.join(root, 'packages/instrumentation-redis/build/src') ? 'redis-instructions' : 'redis-instructions-other-build';
+  writeResults(name, 'Redis, instructions per command (bench/redis.js --instructions)', `node bench/redis.js ${process.argv.slice(2).join(' ')}`, body);
 }
 
 if (process.argv[2] === '--child') {

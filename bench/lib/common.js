@@ -1,8 +1,8 @@
 // Shared helpers of the vigil benchmarks: options, statistics, Markdown tables,
 // child processes with an IPC channel, free ports, a lean HTTP load generator,
-// and the results files.
+// the results files, and instruction counts under callgrind.
 'use strict';
-const { fork } = require('node:child_process');
+const { execFileSync, fork } = require('node:child_process');
 const fs = require('node:fs');
 const http = require('node:http');
 const net = require('node:net');
@@ -111,10 +111,12 @@ function freePort() {
 /**
  * Forks a Node child with an IPC channel. `execArgv` carries preloads
  * (`--require ...`); the child answers `{ type: 'ready', ... }` once it listens.
+ * `execPath` runs it through another program (valgrind: see callgrindNode).
  */
-function spawnChild(script, { args = [], execArgv = [], env = {}, quiet = false } = {}) {
+function spawnChild(script, { args = [], execArgv = [], env = {}, quiet = false, execPath } = {}) {
   const child = fork(script, args, {
     cwd: ROOT,
+    execPath,
     execArgv,
     env: { ...process.env, ...env },
     stdio: ['ignore', quiet ? 'ignore' : 'inherit', 'pipe', 'ipc'],
@@ -291,6 +293,42 @@ function sumSamples(text, metric) {
   return found ? sum : undefined;
 }
 
+// ---------------------------------------------------------------- instructions under callgrind
+
+/**
+ * `valgrind` arguments that run this Node under callgrind, up to the script: counters are
+ * dumped to `<out>.1`, `<out>.2`, ... each time the process enters process._getActiveHandles()
+ * (the window marker: nothing else in the benchmarks' processes calls it while they count), and
+ * V8 is made deterministic: no background threads, fixed hash and random seeds, a fixed
+ * young generation.
+ */
+function callgrindNode(out) {
+  return [
+    '--tool=callgrind', '--smc-check=all-non-file', '--dump-before=node::GetActiveHandles*', `--callgrind-out-file=${out}`,
+    process.execPath,
+    '--single-threaded', '--hash-seed=1', '--random-seed=1', '--min-semi-space-size=8', '--max-semi-space-size=8',
+  ];
+}
+
+/** Functions of a major (mark-compact) collection, and libc's allocator (V8's compiler and Node's
+ * write requests): events that land in one run's window and not another's. Left out of "steady". */
+const LUMPY = /MarkCompact|Marking|Sweep|Evacuat|RememberedSet|MigratedSlot|LiveObjectVisitor|OnMoveEvent|SizeFromMap|MemoryReducer|malloc\.c|arena\.c/;
+
+/** Instructions in one callgrind dump: `total`, and `steady` (total without the LUMPY functions' own costs). */
+function callgrindWindow(file) {
+  const total = Number(/^(?:summary|totals):\s+(\d+)/m.exec(fs.readFileSync(file, 'utf8'))[1]);
+  const annotated = execFileSync('callgrind_annotate', ['--threshold=100', file], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  let lumpy = 0;
+  for (const line of annotated.split('\n')) {
+    const m = /^\s*([\d,]+) \([^)]*\)\s+(.*)$/.exec(line);
+    if (!m) continue;
+    const n = Number(m[1].replace(/,/g, ''));
+    // Functions on the stack when a dump is taken show the whole window: not self costs.
+    if (n < total && LUMPY.test(m[2])) lumpy += n;
+  }
+  return { total, steady: total - lumpy };
+}
+
 module.exports = {
   ROOT,
   RESULTS_DIR,
@@ -313,4 +351,6 @@ module.exports = {
   load,
   get,
   sumSamples,
+  callgrindNode,
+  callgrindWindow,
 };

@@ -4,7 +4,7 @@
 //   GET /work      ~1 ms of CPU work (a fixed number of xorshift steps, calibrated by the parent)
 // on plain node:http or Express, optionally with prom-client metrics made the way
 // users make them, and answers the parent's IPC requests for its own CPU time
-// and memory.
+// and memory, and for the marks of a callgrind window (bench/http.js --instructions).
 //
 //   BENCH_FRAMEWORK   http | express
 //   BENCH_METRICS     none | prom-client (hand-written middleware: the same three metrics as vigil)
@@ -128,8 +128,16 @@ serveIpc({
     global.gc?.();
     return processStats();
   },
+  // bench/http.js --instructions: under callgrind (--dump-before=node::GetActiveHandles*) the
+  // counters are dumped here, at each end of the measured window. Nothing else calls it then
+  // (prom-client's default metrics do, but only when /metrics is scraped).
+  mark: () => {
+    process._getActiveHandles();
+    return {};
+  },
 });
 process.on('SIGTERM', () => process.exit(0)); // lets --cpu-prof write its profile
+process.on('disconnect', () => process.exit(0)); // the parent is gone (e.g. failed): no orphan servers
 
 server.listen(Number(process.env.BENCH_PORT ?? 0), '127.0.0.1', () => {
   process.send?.({ type: 'ready', port: server.address().port });
