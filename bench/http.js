@@ -29,19 +29,21 @@
 // lib/common.js), started as above. This process, not under valgrind, sends it
 // `--warmup-requests` in loads of 1000 on new connections, asking it over IPC after each to
 // mark (it calls process._getActiveHandles(), where callgrind dumps its counters); then
-// `--requests` over `--connections` new keep-alive connections and a mark: that window's
-// instructions / `--requests` is the cost per request, total and "steady" (without major GC
-// and libc's allocator). Then `--idle-ms` without requests and a last mark, and the
-// contender's own metrics are checked. Independent of the machine's load.
+// `--requests` (a fifth for Express, ~10 times dearer per request) over `--connections` new
+// keep-alive connections and a mark: that window's instructions / requests is the cost per
+// request, total and "steady" (without major GC and libc's allocator). Then `--idle-ms`
+// without requests and a last mark, and the contender's own metrics are checked.
+// Independent of the machine's load. A long window so that a server that allocates much
+// (OTel: a major GC every ~15 000 node:http requests) is measured over its GC cycle.
 // The warm-up is split because V8 keeps recompiling until it has seen connections come and go
 // (and a mark's IPC) a few times: after one long load of 12 000 requests it still compiles in
 // the window, tripling the figure. Timers keep their wall-clock rate while the server runs
 // ~50-100 times slower, so periodic work (the runtime metrics' 10 ms event-loop-delay timer)
 // weighs ~50-100 times more per request than at full speed: it is left in, and its share is
 // shown separately ("periodic work", from the idle period), as an upper bound. Writes
-// results/http-instructions.md and .json; a full run takes about 40 minutes.
+// results/http-instructions.md and .json; a full run takes about 25 minutes.
 //
-//   node bench/http.js --instructions [--runs 2] [--jobs 2] [--warmup-requests 12000] [--requests 4000]
+//   node bench/http.js --instructions [--runs 2] [--jobs 2] [--warmup-requests 12000] [--requests 20000]
 //                      [--connections 4] [--idle-ms 2000] [--workloads http-hello,express-hello]
 //                      [--contenders baseline,vigil,prom-client,otel]
 //
@@ -75,6 +77,8 @@ const {
 const APP = path.join(__dirname, 'lib', 'http-app.js');
 /** --instructions: requests per warm-up load (each on new connections, each followed by a mark). */
 const WARMUP_LOAD = 1000;
+/** --instructions: requests in the window; an Express hello world costs ~10 times node:http's, so a fifth. */
+const windowRequests = (key, opts) => (WORKLOADS[key].framework === 'express' ? Math.round(opts.requests / 5) : opts.requests);
 
 const WORKLOADS = {
   'http-hello': { framework: 'http', path: '/', title: 'node:http, hello world' },
@@ -352,12 +356,13 @@ function report(results, opts, steps) {
 
 /**
  * One server under callgrind: a warm-up in loads of WARMUP_LOAD requests with a mark after each,
- * then a window of `opts.requests` requests up to the next mark (callgrind dumps its counters at
+ * then a window of windowRequests() requests up to the next mark (callgrind dumps its counters at
  * each), then `opts.idleMs` with no requests up to a last mark (the periodic work alone), then
  * the contender's own metrics checked.
  */
 async function countedRun(name, key, opts, dir, tag) {
   const w = WORKLOADS[key];
+  const requests = windowRequests(key, opts);
   let port;
   const s = await CONTENDERS[name].setup(() => port);
   const out = path.join(dir, `${tag}.cg`);
@@ -383,24 +388,24 @@ async function countedRun(name, key, opts, dir, tag) {
       await load(port, { total: Math.min(WARMUP_LOAD, opts.warmup - i * WARMUP_LOAD), connections: opts.connections, path: w.path });
       t0 = await mark(); // dumps 1 (start-up and the first load) to `loads`
     }
-    await load(port, { total: opts.requests, connections: opts.connections, path: w.path });
+    await load(port, { total: requests, connections: opts.connections, path: w.path });
     const t1 = await mark(); // dump loads + 1: the window
     await sleep(opts.idleMs);
     const t2 = await mark(); // dump loads + 2: idle
     let counted;
     if (s.check) {
       counted = await s.check();
-      const served = opts.warmup + opts.requests;
+      const served = opts.warmup + requests;
       if (!(counted >= served)) throw new Error(`${name} on ${key} counted ${counted} requests of the ${served} it served`);
     }
     const window = callgrindWindow(`${out}.${loads + 1}`);
     const idle = callgrindWindow(`${out}.${loads + 2}`);
     const lastLoad = loads > 1 ? Number(/^(?:summary|totals):\s+(\d+)/m.exec(fs.readFileSync(`${out}.${loads}`, 'utf8'))[1]) : NaN;
     return {
-      total: window.total / opts.requests,
-      steady: window.steady / opts.requests,
+      total: window.total / requests,
+      steady: window.steady / requests,
       // The idle rate (per wall second; steady: V8's memory reducer may run a major GC then) over the window's wall time.
-      periodic: ((idle.steady / (t2 - t1)) * (t1 - t0)) / opts.requests,
+      periodic: ((idle.steady / (t2 - t1)) * (t1 - t0)) / requests,
       // Convergence: the last warm-up load, per request (its connections are spread over fewer requests).
       lastWarmup: lastLoad / Math.min(WARMUP_LOAD, opts.warmup - (loads - 1) * WARMUP_LOAD),
       windowSeconds: (t1 - t0) / 1000,
@@ -420,7 +425,7 @@ async function instructions() {
     runs: opt('runs', 2),
     jobs: opt('jobs', 2),
     warmup: opt('warmup-requests', 12000),
-    requests: opt('requests', 4000),
+    requests: opt('requests', 20000),
     connections: opt('connections', 4),
     idleMs: opt('idle-ms', 2000),
     workloads: opt('workloads', 'http-hello,express-hello').split(','),
@@ -442,7 +447,7 @@ async function instructions() {
     }
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-bench-http-'));
-  process.stderr.write(`http bench, instructions: ${tasks.length} callgrind runs, ${opts.jobs} at a time, ${opts.requests} requests measured after ${opts.warmup}\n`);
+  process.stderr.write(`http bench, instructions: ${tasks.length} callgrind runs, ${opts.jobs} at a time, ${opts.requests} requests (Express: a fifth) measured after ${opts.warmup}\n`);
   const t0 = performance.now();
   let next = 0;
   const worker = async () => {
@@ -482,11 +487,14 @@ async function instructions() {
         runs: results[key][name],
       };
       const isBase = name === 'baseline';
-      return [name, int(total), isBase ? '—' : added(total, bt), int(steady), isBase ? '—' : added(steady, bs), int(periodic)];
+      const totals = results[key][name].map((x) => x.total);
+      const apart = (Math.max(...totals) - Math.min(...totals)) / total;
+      return [name, int(total), isBase ? '—' : added(total, bt), int(steady), isBase ? '—' : added(steady, bs), int(periodic), `${(apart * 100).toFixed(1)}%`];
     });
     parts.push(
       `#### ${WORKLOADS[key].title}\n\n` +
-        table(['contender', 'instructions / request', 'vs baseline', 'steady', 'steady vs baseline', 'periodic work in it, at most'], rows),
+        table(['contender', 'instructions / request', 'vs baseline', 'steady', 'steady vs baseline', 'periodic work in it, at most', 'runs apart'], rows) +
+        `\n\n${windowRequests(key, opts).toLocaleString('en-US')} requests measured (${opts.connections} keep-alive connections) after ${opts.warmup.toLocaleString('en-US')} of warm-up.`,
     );
   }
   const used = [...new Set(Object.values(results).flatMap((r) => Object.keys(r)))];
@@ -500,10 +508,12 @@ async function instructions() {
     `Contenders: ${used.map((n) => `**${n}** — ${CONTENDERS[n].title}`).join('; ')}.\n\n` +
       `CPU instructions the server process executes per request, counted by \`valgrind --tool=callgrind\` (load-independent: ` +
       `it leaves out waiting, not work) with V8 made deterministic (\`--single-threaded --hash-seed=1 --random-seed=1 --min-semi-space-size=8 --max-semi-space-size=8\`). ` +
-      `Each server first serves ${opts.warmup.toLocaleString('en-US')} requests (warm-up: JIT, pools, series) in loads of ${WARMUP_LOAD.toLocaleString('en-US')} on new connections, ` +
-      `each followed by a mark, then ${opts.requests.toLocaleString('en-US')} requests over ${opts.connections} new keep-alive connections up to the next mark; ` +
-      `instructions between the marks / ${opts.requests.toLocaleString('en-US')} (opening and closing the connections included). Medians over ${opts.runs} runs per contender. ` +
-      `"steady" leaves out major collections and libc's allocator, which land in one run's window and not another's. ` +
+      `Each server first serves the warm-up (JIT, pools, series) in loads of ${WARMUP_LOAD.toLocaleString('en-US')} requests on new connections, ` +
+      `each followed by a mark, then the measured requests over new keep-alive connections up to the next mark; ` +
+      `instructions between the marks / requests (opening and closing the connections included). Medians over ${opts.runs} runs per contender; ` +
+      `"runs apart" is (highest − lowest run) / median of the total. ` +
+      `"steady" leaves out major collections and libc's allocator, which land in one run's window and not another's; it keeps the write barrier's slow path ` +
+      `while a major GC marks and any recompiling after one, so a contender that allocates much can still differ between runs there. ` +
       `"periodic work" is what the server runs with no requests (the 10 ms event-loop-delay timer of vigil's, prom-client's and OTel's runtime metrics), ` +
       `measured over ${opts.idleMs} ms idle after the window and scaled to the window's wall time: an upper bound of its share in the per-request figure. ` +
       `Timers keep their wall-clock rate while callgrind runs the server ~50-100 times slower, so this share is ~50-100 times what it is at full speed, where it is negligible. ` +
