@@ -25,23 +25,26 @@
 //                      [--contenders baseline,vigil,prom-client,prom-bundle,otel]
 //
 // Instructions instead of time (--instructions): each contender's server runs under
-// `valgrind --tool=callgrind` (Node with deterministic V8 flags, see callgrindNode in
-// lib/common.js), started as above. This process, not under valgrind, sends it
-// `--warmup-requests` in loads of 1000 on new connections, asking it over IPC after each to
-// mark (it calls process._getActiveHandles(), where callgrind dumps its counters); then
-// `--requests` (a fifth for Express, ~10 times dearer per request) over `--connections` new
-// keep-alive connections and a mark: that window's instructions / requests is the cost per
-// request, total and "steady" (without major GC and libc's allocator). Then `--idle-ms`
-// without requests and a last mark, and the contender's own metrics are checked.
-// Independent of the machine's load. A long window so that a server that allocates much
-// (OTel: a major GC every ~15 000 node:http requests) is measured over its GC cycle.
-// The warm-up is split because V8 keeps recompiling until it has seen connections come and go
-// (and a mark's IPC) a few times: after one long load of 12 000 requests it still compiles in
-// the window, tripling the figure. Timers keep their wall-clock rate while the server runs
-// ~50-100 times slower, so periodic work (the runtime metrics' 10 ms event-loop-delay timer)
-// weighs ~50-100 times more per request than at full speed: it is left in, and its share is
-// shown separately ("periodic work", from the idle period), as an upper bound. Writes
-// results/http-instructions.md and .json; a full run takes about 25 minutes.
+// `valgrind --tool=callgrind` (Node with the deterministic V8 flags of callgrindNode in
+// lib/common.js, plus --no-memory-reducer), started as above. This process, not under
+// valgrind, sends it `--warmup-requests` in loads of 1000 on new connections, asking it over
+// IPC after each to mark (it calls process._getActiveHandles(), where callgrind dumps its
+// counters); then `--requests` (a fifth for Express, ~10 times dearer per request) over
+// `--connections` new keep-alive connections and a mark: that window's instructions / requests
+// is the cost per request, total and "steady" (without major GC and libc's allocator). Then
+// `--idle-ms` without requests and a last mark, and the contender's own metrics are checked.
+// Medians over `--runs`, `--jobs` servers at a time. Writes results/http-instructions.md and
+// .json; a full run takes about 16 minutes on an otherwise quiet machine.
+//   - The warm-up is split because V8 keeps recompiling until it has seen connections come and
+//     go (and a mark's IPC) a few times: after one load of 12 000 requests it still compiles in
+//     the window, tripling the figure.
+//   - The window is long so that the GCs it holds are a fair share of a server's, not luck.
+//   - What still depends on the machine's load is what runs by the clock. V8's memory reducer
+//     is off: at callgrind's pace a busy server looks idle to it, and its GCs drop compiled
+//     code. Timers keep their wall-clock rate while the server runs ~50-100 times slower, so
+//     periodic work (the runtime metrics' 10 ms event-loop-delay timer) weighs ~50-100 times
+//     more per request than at full speed: it is left in, and its share is shown separately
+//     ("periodic work", from the idle period) as an upper bound.
 //
 //   node bench/http.js --instructions [--runs 2] [--jobs 2] [--warmup-requests 12000] [--requests 20000]
 //                      [--connections 4] [--idle-ms 2000] [--workloads http-hello,express-hello]
@@ -368,7 +371,10 @@ async function countedRun(name, key, opts, dir, tag) {
   const out = path.join(dir, `${tag}.cg`);
   const started = spawnChild(APP, {
     execPath: 'valgrind', // the Debian package valgrind
-    execArgv: [...callgrindNode(out), ...s.execArgv],
+    // --no-memory-reducer: V8 takes a server allocating ~50 times fewer bytes per ms (callgrind's pace,
+    // slower still on a loaded machine) for an idle one, and its memory-reducing GCs drop compiled
+    // code, recompiled in the window (+5-10% per request, more the slower the run).
+    execArgv: [...callgrindNode(out), '--no-memory-reducer', ...s.execArgv],
     env: { ...cleanEnv(), ...s.env, BENCH_FRAMEWORK: w.framework },
   });
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -507,7 +513,8 @@ async function instructions() {
   parts.push(
     `Contenders: ${used.map((n) => `**${n}** — ${CONTENDERS[n].title}`).join('; ')}.\n\n` +
       `CPU instructions the server process executes per request, counted by \`valgrind --tool=callgrind\` (load-independent: ` +
-      `it leaves out waiting, not work) with V8 made deterministic (\`--single-threaded --hash-seed=1 --random-seed=1 --min-semi-space-size=8 --max-semi-space-size=8\`). ` +
+      `it leaves out waiting, not work) with V8 made deterministic (\`--single-threaded --hash-seed=1 --random-seed=1 --min-semi-space-size=8 --max-semi-space-size=8\`) ` +
+      `and its memory reducer off (\`--no-memory-reducer\`: at callgrind's pace a busy server looks idle to it, and its GCs drop compiled code). ` +
       `Each server first serves the warm-up (JIT, pools, series) in loads of ${WARMUP_LOAD.toLocaleString('en-US')} requests on new connections, ` +
       `each followed by a mark, then the measured requests over new keep-alive connections up to the next mark; ` +
       `instructions between the marks / requests (opening and closing the connections included). Medians over ${opts.runs} runs per contender; ` +
