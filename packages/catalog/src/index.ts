@@ -96,6 +96,7 @@ export {
   LeanHistogramFamily,
   LeanRegistry,
   LeanValueFamily,
+  METRIC_SOURCE_KEY,
   OVERFLOW_ATTRIBUTE,
   PrometheusTextSerializer,
   ValueSeries,

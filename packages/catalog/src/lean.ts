@@ -383,6 +383,9 @@ export class LeanRegistry implements MetricProducer {
 
 const GLOBAL_KEY = Symbol.for('vigil.lean-registry');
 
+/** Where @vigil/node puts the metric source that sees every vigil metric (meters and lean registry); @vigil/health reads it. */
+export const METRIC_SOURCE_KEY = Symbol.for('vigil.metric-source');
+
 /**
  * The process-wide registry. Kept on globalThis so that two copies of this package
  * (a hoisting accident) still share one registry and one /metrics.

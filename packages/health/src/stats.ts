@@ -11,6 +11,7 @@ import {
   httpRequestsTotal,
   leanRegistry,
   logOnce,
+  METRIC_SOURCE_KEY,
   stringSetting,
 } from '@vigil/catalog';
 import { Authenticator } from './auth';
@@ -22,8 +23,7 @@ import type { MetricSource, StatsOptions } from './types';
 export const DEFAULT_STATS_PATH = '/monitoring/stats';
 /** The seed's fixed service list. */
 export const SEED_AI_SERVICES: readonly string[] = ['midjourney', 'flux', 'dreamwork', 'jimeng', 'kling'];
-/** Where @vigil/node puts the metric source that sees every vigil metric (meters and lean registry). */
-export const METRIC_SOURCE_KEY = Symbol.for('vigil.metric-source');
+export { METRIC_SOURCE_KEY };
 
 const SERVICE_LABEL = aiTasksTotal.labels[0];
 const OPERATION_LABEL = cacheOperationsTotal.labels[0];

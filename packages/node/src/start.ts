@@ -11,7 +11,7 @@ import {
   type ResourceDetector,
 } from '@opentelemetry/resources';
 import { MeterProvider, type MetricReader } from '@opentelemetry/sdk-metrics';
-import { leanRegistry, log, logOnce, setLogLevel } from '@vigil/catalog';
+import { leanRegistry, log, logOnce, METRIC_SOURCE_KEY, setLogLevel } from '@vigil/catalog';
 import { HttpServerInstrumentation } from '@vigil/instrumentation-http';
 import { PgInstrumentation } from '@vigil/instrumentation-pg';
 import { RedisInstrumentation } from '@vigil/instrumentation-redis';
@@ -25,8 +25,6 @@ import type { VigilHandle, VigilOptions } from './types';
 export const VERSION: string = (require('../../package.json') as { version: string }).version;
 
 const RUNNING = Symbol.for('vigil.running');
-/** @vigil/health's METRIC_SOURCE_KEY, without loading @vigil/health at start-up. */
-const METRIC_SOURCE_KEY = Symbol.for('vigil.metric-source');
 type Global = { [RUNNING]?: VigilHandle };
 
 const NOOP: VigilHandle = {
