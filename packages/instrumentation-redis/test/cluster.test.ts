@@ -2,13 +2,13 @@
 // here: a command whose slot moved to another node is answered with MOVED and sent again
 // by the client; it counts once, with its final result, alone and in pipelines and
 // transactions. Every node the process is connected to has its memory reported.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { asInternal } from '@vigil/catalog';
-import { freePort, inProcessMetrics, samplesOf, waitFor, type InProcessMetrics } from '@vigil/testing';
+import { freePort, inProcessMetrics, samplesOf, startRedisServer, waitFor, type InProcessMetrics } from '@vigil/testing';
 import type * as IoRedisModule from 'ioredis';
 import type * as NodeRedisModule from 'redis';
 import { RedisInstrumentation } from '../src';
@@ -28,25 +28,11 @@ const started: ChildProcess[] = [];
 async function startNode(dir: string): Promise<Omit<Node, 'id'>> {
   const port = await freePort();
   const busPort = await freePort();
-  const child = spawn(
-    'redis-server',
+  const child = await startRedisServer(
     ['--port', String(port), '--cluster-port', String(busPort), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', path.join(dir, `nodes-${port}.conf`), '--dir', dir, '--save', '', '--appendonly', 'no'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    10_000,
   );
   started.push(child);
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  await new Promise<void>((resolve, reject) => {
-    child.once('error', (err) => reject(new Error(`cannot start redis-server for the cluster test (the Debian package redis-server provides it): ${err.message}`)));
-    const timer = setTimeout(() => reject(new Error(`redis-server on port ${port} did not start:\n${out}`)), 10_000);
-    child.stdout!.on('data', () => {
-      if (/Ready to accept connections/.test(out)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
   return { port, busPort, process: child };
 }
 

@@ -1,12 +1,12 @@
 // A Redis that only speaks TLS (a redis-server started here with a self-signed
 // certificate made by openssl): vigil's INFO connection uses the application client's
 // TLS options, so the server's memory is reported, and commands are counted as usual.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
-import { freePort, inProcessMetrics, samplesOf, waitFor, type InProcessMetrics } from '@vigil/testing';
+import { freePort, inProcessMetrics, samplesOf, startRedisServer, waitFor, type InProcessMetrics } from '@vigil/testing';
 import type * as IoRedisModule from 'ioredis';
 import type * as NodeRedisModule from 'redis';
 import { RedisInstrumentation } from '../src';
@@ -32,25 +32,10 @@ describe('@vigil/instrumentation-redis: a Redis server behind TLS', function () 
     }
     ca = readFileSync(path.join(dir, 'cert.pem'));
     port = await freePort();
-    const child = spawn(
-      'redis-server',
+    server = await startRedisServer(
       ['--port', '0', '--tls-port', String(port), '--bind', '127.0.0.1', '--tls-cert-file', path.join(dir, 'cert.pem'), '--tls-key-file', path.join(dir, 'key.pem'), '--tls-ca-cert-file', path.join(dir, 'cert.pem'), '--tls-auth-clients', 'no', '--save', '', '--appendonly', 'no', '--dir', dir],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      10_000,
     );
-    server = child;
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    await new Promise<void>((resolve, reject) => {
-      child.once('error', (err) => reject(new Error(`cannot start redis-server for the TLS test (the Debian package redis-server provides it): ${err.message}`)));
-      const timer = setTimeout(() => reject(new Error(`redis-server with TLS did not start:\n${out}`)), 10_000);
-      child.stdout!.on('data', () => {
-        if (/Ready to accept connections/.test(out)) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-    });
     inst = new RedisInstrumentation({ memoryRefreshIntervalMs: 100 });
     metrics = inProcessMetrics([inst]);
     io = freshRequire<typeof IoRedisModule>('ioredis');

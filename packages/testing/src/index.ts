@@ -7,5 +7,5 @@ export type { AppOptions, RunningApp } from './app';
 export { pgConfig, redisUrl, requireServices } from './services';
 export { inProcessMetrics } from './in-process';
 export type { InProcessMetrics } from './in-process';
-export { startPrivatePostgres, startPrivateRedis } from './private-servers';
+export { startPrivatePostgres, startPrivateRedis, startRedisServer } from './private-servers';
 export type { PrivateServer } from './private-servers';

@@ -1,6 +1,7 @@
 // Private PostgreSQL and Redis servers for tests that stop and restart them (the shared ones
 // at 5432 / 6379 are never touched): each listens on its own free port with its data in a
-// temporary directory, and can be killed and started again on the same port and data.
+// temporary directory, and can be killed and started again on the same port and data. Also
+// startRedisServer, for tests that need a redis-server set up their own way (cluster, TLS).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,7 +26,7 @@ function binary(name: string, debianPackage: string): string {
   const pgRoot = '/usr/lib/postgresql';
   if (existsSync(pgRoot)) for (const v of readdirSync(pgRoot).sort().reverse()) dirs.push(join(pgRoot, v, 'bin'));
   for (const dir of dirs) if (dir && existsSync(join(dir, name))) return join(dir, name);
-  throw new Error(`${name} is not installed (the Debian package ${debianPackage} provides it); the restart tests need their own server`);
+  throw new Error(`${name} is not installed (the Debian package ${debianPackage} provides it); this test needs a server of its own`);
 }
 
 /** The uid and gid of a system user, from /etc/passwd (PostgreSQL refuses to run as root). */
@@ -41,13 +42,13 @@ interface Spawned {
   exited: Promise<void>;
 }
 
-/** Spawns a server and resolves once `ready` matches its output; fails with the output after 20 s or on an early exit. */
-function spawnServer(command: string, args: string[], ready: RegExp, log: { text: string }, user?: { uid: number; gid: number }): Promise<Spawned> {
+/** Spawns a server and resolves once `ready` matches its output; fails with the output after timeoutMs or on an early exit. */
+function spawnServer(command: string, args: string[], ready: RegExp, log: { text: string }, user?: { uid: number; gid: number }, timeoutMs = 20_000): Promise<Spawned> {
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...user });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return new Promise((resolve, reject) => {
     const start = log.text.length;
-    const timer = setTimeout(() => fail('did not become ready within 20 s'), 20_000);
+    const timer = setTimeout(() => fail(`did not become ready within ${timeoutMs / 1000} s`), timeoutMs);
     const onData = (d: Buffer) => {
       log.text += d.toString();
       if (ready.test(log.text.slice(start))) {
@@ -65,6 +66,12 @@ function spawnServer(command: string, args: string[], ready: RegExp, log: { text
     child.once('error', (err) => fail(`could not be started (${err.message})`));
     void exited.then(() => fail(`exited (${child.exitCode ?? child.signalCode})`));
   });
+}
+
+/** A redis-server with these arguments, once it accepts connections; fails loudly, with its output, when it cannot start. */
+export async function startRedisServer(args: string[], timeoutMs = 20_000): Promise<ChildProcess> {
+  const { child } = await spawnServer(binary('redis-server', 'redis-server'), args, /Ready to accept connections/, { text: '' }, undefined, timeoutMs);
+  return child;
 }
 
 /** A redis-server of its own on a free port, without persistence. */
