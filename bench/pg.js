@@ -591,11 +591,8 @@ function runCounted(c, opts, dir, tag) {
   });
 }
 
-const INSTRUCTION_VARIANTS = {
-  baseline: 'no instrumentation',
-  vigil: '@vigil/instrumentation-pg (metrics)',
-  otel: '@opentelemetry/instrumentation-pg 0.77 (tracing)',
-};
+/** The contenders of --instructions (an A/A control is pointless: runs repeat within ~1%). */
+const INSTRUCTION_VARIANTS = ['baseline', 'vigil', 'otel'];
 
 async function instructions() {
   const opts = {
@@ -609,7 +606,7 @@ async function instructions() {
   const servers = arg('servers', 'postgres,fake').split(',');
   const queries = arg('queries', 'select1,lookup').split(',');
   const variants = arg('contenders', 'baseline,vigil,otel').split(',');
-  for (const v of variants) if (!INSTRUCTION_VARIANTS[v]) throw new Error(`unknown contender ${v} (${Object.keys(INSTRUCTION_VARIANTS).join(', ')})`);
+  for (const v of variants) if (!INSTRUCTION_VARIANTS.includes(v)) throw new Error(`unknown contender ${v} (${INSTRUCTION_VARIANTS.join(', ')})`);
   if (!variants.includes('baseline')) throw new Error('the contenders must include baseline');
   if (servers.includes('postgres')) await setup();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-bench-pg-'));
@@ -659,7 +656,7 @@ async function instructions() {
     const bs = median(base.results.map((x) => x.steady));
     const d = c.variant === 'baseline' ? '' : `${signed(total - bt)} (${pct((total - bt) / bt)})`;
     const ds = c.variant === 'baseline' ? '' : `${signed(steady - bs)} (${pct((steady - bs) / bs)})`;
-    lines.push(`| ${SERVERS[w.server]} | ${w.title} | ${INSTRUCTION_VARIANTS[c.variant]} | ${int(total)} | ${int(steady)} | ${d} | ${ds} |`);
+    lines.push(`| ${SERVERS[w.server]} | ${w.title} | ${VARIANTS[c.variant]} | ${int(total)} | ${int(steady)} | ${d} | ${ds} |`);
     (data[c.workload] ??= {})[c.variant] = {
       instructionsPerQuery: Math.round(total),
       steadyPerQuery: Math.round(steady),
