@@ -5,7 +5,7 @@
 // sendInternal (@vigil/catalog), so that @vigil/instrumentation-redis leaves it out of
 // cache_operations_total and cache_operation_duration_seconds, and the trace
 // instrumentations of ioredis and node-redis make no span of it.
-import { sendInternal } from '@vigil/catalog';
+import { sendInternal } from '@vigil/catalog/internal-commands';
 
 export interface HllCommands {
   pfadd(key: string, members: string[]): Promise<unknown>;

@@ -21,6 +21,7 @@ import {
   logOnce,
   type AttributesOf,
 } from '@vigil/catalog';
+import { nowMs } from '@vigil/catalog/clock';
 import { BoundedValues, errorTypeOf, nameValue, safely, shown } from './labels';
 import { observeCall } from './observe';
 import type { Shared } from './shared';
@@ -81,11 +82,11 @@ export class AiTasks {
   /** Runs one task call (sync or async) and counts it; the call's result or exception passes through untouched. */
   run<R>(l: Labels, call: () => R): R {
     safely('ai task submission', () => this.submitted(l));
-    const start = performance.now();
+    const start = nowMs();
     return observeCall(
       'ai task',
       call,
-      () => this.settle(l, 'success', (performance.now() - start) / 1000),
+      () => this.settle(l, 'success', (nowMs() - start) / 1000),
       (e) => this.settle(l, 'failed', undefined, e),
     );
   }

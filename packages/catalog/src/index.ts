@@ -103,7 +103,6 @@ export {
   leanRegistry,
 } from './lean';
 export type { LabelValues, LeanFamily, LeanScope } from './lean';
-export { asInternal, INTERNAL_CONTEXT, internalMarker, isInternalCommand, sendInternal } from './internal-commands';
 export { log, logOnce, setLogLevel } from './log';
 export type { LogLevel } from './log';
 export { booleanSetting, choiceSetting, listSetting, numberSetting, stringSetting } from './settings';

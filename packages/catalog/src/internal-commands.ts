@@ -17,6 +17,9 @@
 //
 // The marker is registered globally (Symbol.for), and createContextKey is Symbol.for of its
 // description, so that separate copies of vigil's packages agree.
+//
+// Imported as '@vigil/catalog/internal-commands': isInternalCommand runs for every command,
+// and calls through the package index cost more than it does (clock.ts says why).
 import { context, createContextKey } from '@opentelemetry/api';
 
 /** The context key of vigil's own commands. */

@@ -11,6 +11,7 @@ import {
   type newApiModelRequestsTotal,
   type newApiModelTimeToFirstTokenSeconds,
 } from '@vigil/catalog';
+import { nowMs } from '@vigil/catalog/clock';
 import type { ModelFailure, ModelRequest, TokenUsage } from './types';
 
 /** The instruments and label helpers a request records into. */
@@ -50,7 +51,7 @@ function tokenCount(v: unknown): number | undefined {
 export class ModelRequestImpl implements ModelRequest {
   private done = false;
   private sawFirstToken = false;
-  private readonly start = performance.now();
+  private readonly start = nowMs();
 
   constructor(
     private readonly sink: RequestSink,
@@ -67,7 +68,7 @@ export class ModelRequestImpl implements ModelRequest {
   }
 
   private seconds(): number {
-    return (performance.now() - this.start) / 1000;
+    return (nowMs() - this.start) / 1000;
   }
 
   firstToken(): void {

@@ -53,7 +53,7 @@ export class RequestState {
   /** The next request in flight on the same socket (HTTP pipelining). */
   next: RequestState | null = null;
   sink: RequestSink | null = null;
-  /** performance.now() at the start. */
+  /** nowMs() at the start. */
   start = 0;
   /** Interned method label. */
   method = '';

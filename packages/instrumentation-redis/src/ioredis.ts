@@ -22,13 +22,15 @@
 // that follows a redirection is counted once, with its final results. vigil's own
 // commands are recognised as they join a pipeline (Pipeline#sendCommand), since an
 // auto-pipeline mixes commands from many callers.
-import { isInternalCommand, logOnce } from '@vigil/catalog';
+import { logOnce } from '@vigil/catalog';
+import { nowMs } from '@vigil/catalog/clock';
+import { isInternalCommand } from '@vigil/catalog/internal-commands';
 import type { IoClient, IoCommand, IoPipeline } from './internal-types';
 import { describe } from './describe';
 import type { MemoryMonitor, Probe, TrackedClient } from './memory';
 import { RespProbe } from './probe';
 import { Kind } from './operations';
-import { isNoScript, keysOf, now, Rec, type OpInfo, type Recorder } from './recorder';
+import { isNoScript, keysOf, Rec, type OpInfo, type Recorder } from './recorder';
 import type { Switch } from './wrap';
 
 const kState = Symbol('vigil.redis.state');
@@ -60,7 +62,7 @@ export function wrapSendCommand(sinks: Sinks, viaCluster: boolean) {
       // A pipeline's commands come with its stream: Pipeline#exec counts them.
       if (stream === undefined) {
         // Read outside the try block: inside one, V8 calls the clock through its slow path.
-        const sent = now();
+        const sent = nowMs();
         try {
           let state = this[kState] as ConnState | undefined;
           if (state === undefined) state = newState(this, sinks, viaCluster);
@@ -117,11 +119,12 @@ function see(sinks: Sinks, state: ConnState, command: IoCommand, sent: number): 
   const reject = command.reject;
   if (typeof reject !== 'function') return;
   command.reject = (err: unknown): unknown => {
+    const end = nowMs();
     try {
       // A custom command's EVALSHA answered NOSCRIPT is sent again as EVAL. (A cluster client
       // follows redirections before this reject is reached; a standalone connection's MOVED
       // is the application's error.)
-      if (!isNoScript(err)) recorder.settle(rec, err, true);
+      if (!isNoScript(err)) recorder.settle(rec, err, true, end);
     } catch (e) {
       failed('count a reply', e);
     }
@@ -141,8 +144,9 @@ export function wrapTransformReply(sinks: Sinks) {
       if (sw.on) {
         const rec = this[kRec] as Rec | null | undefined;
         if (rec !== undefined && rec !== null) {
+          const end = nowMs();
           try {
-            sinks.recorder()?.settle(rec, reply, false);
+            sinks.recorder()?.settle(rec, reply, false, end);
           } catch (err) {
             failed('count a reply', err);
           }
@@ -171,12 +175,12 @@ export function wrapPipelineExec(sinks: Sinks) {
       // eslint-disable-next-line prefer-rest-params
       const result = original.apply(this, arguments as unknown as Parameters<IoPipeline['exec']>);
       if (!sw.on) return result;
+      const start = nowMs();
       try {
         // exec runs more than once per pipeline (a transaction queues its EXEC through it, a
         // cluster pipeline retries through it); the pipeline's promise settles once.
         if (this[kCounted] === undefined && result === this.promise && result instanceof Promise) {
           this[kCounted] = true;
-          const start = now();
           result.then(
             (results: unknown) => countPipeline(sinks, this, results, start),
             (err: unknown) => countPipeline(sinks, this, err, start, true),
@@ -193,7 +197,7 @@ function countPipeline(sinks: Sinks, pipeline: IoPipeline, results: unknown, sta
   const recorder = sinks.recorder();
   const queue = pipeline._queue;
   if (recorder === undefined || !Array.isArray(queue) || (!rejected && !Array.isArray(results))) return;
-  const seconds = (now() - start) / 1000;
+  const seconds = (nowMs() - start) / 1000;
   try {
     tallyPipeline(recorder, queue, results, rejected);
   } finally {

@@ -23,14 +23,16 @@
 //
 // RedisClient#connect tells the memory monitor about every connection the
 // application (or a pool, a cluster, a sentinel client) opens.
-import { asInternal, internalMarker, isInternalCommand, logOnce } from '@vigil/catalog';
+import { logOnce } from '@vigil/catalog';
+import { nowMs } from '@vigil/catalog/clock';
+import { asInternal, internalMarker, isInternalCommand } from '@vigil/catalog/internal-commands';
 import type { NrAddOptions, NrClient, NrQueue, NrQueueValue } from './internal-types';
 import type { ConnectionOptions } from 'node:tls';
 import { describe } from './describe';
 import type { MemoryMonitor, Probe, TrackedClient } from './memory';
 import { RespProbe } from './probe';
 import { Kind } from './operations';
-import { isNoScript, isRedirect, keysOf, now, Rec, type Recorder } from './recorder';
+import { isNoScript, isRedirect, keysOf, Rec, type Recorder } from './recorder';
 import type { Switch } from './wrap';
 
 const kState = Symbol('vigil.redis.state');
@@ -81,7 +83,7 @@ export function wrapAddCommand(sinks: Sinks) {
         return promise;
       }
       // Read outside the try block: inside one, V8 calls the clock through its slow path.
-      const sent = now();
+      const sent = nowMs();
       let rec: Rec | undefined;
       try {
         rec = see(this, sinks, args, sent);
@@ -161,16 +163,18 @@ function wrapValue(sinks: Sinks, rec: Rec, v: NrQueueValue): void {
   const resolve = v.resolve;
   const reject = v.reject;
   v.resolve = (reply: unknown): void => {
+    const end = nowMs();
     try {
-      settle(sinks, rec, reply, false);
+      settle(sinks, rec, reply, false, end);
     } catch (err) {
       failed('count a reply', err);
     }
     resolve(reply);
   };
   v.reject = (err: unknown): void => {
+    const end = nowMs();
     try {
-      if (!isRetried(rec, err)) settle(sinks, rec, err, true);
+      if (!isRetried(rec, err)) settle(sinks, rec, err, true, end);
     } catch (e) {
       failed('count a reply', e);
     }
@@ -186,16 +190,16 @@ function isRetried(rec: Rec, err: unknown): boolean {
 function watchPromise(sinks: Sinks, rec: Rec, promise: Promise<unknown>): void {
   promise
     .then(
-      (reply) => settle(sinks, rec, reply, false),
+      (reply) => settle(sinks, rec, reply, false, nowMs()),
       (err) => {
-        if (!isRetried(rec, err)) settle(sinks, rec, err, true);
+        if (!isRetried(rec, err)) settle(sinks, rec, err, true, nowMs());
       },
     )
     .catch((err) => failed('count a reply', err));
 }
 
-function settle(sinks: Sinks, rec: Rec, value: unknown, isError: boolean): void {
-  sinks.recorder()?.settle(rec, value, isError);
+function settle(sinks: Sinks, rec: Rec, value: unknown, isError: boolean, end: number): void {
+  sinks.recorder()?.settle(rec, value, isError, end);
 }
 
 /**
@@ -210,7 +214,7 @@ export function wrapSendCommand(sinks: Sinks) {
       if (!sw.on) return result;
       try {
         if (addCalls === before && batch === undefined && result instanceof Promise && !isInternalCommand()) {
-          const start = now();
+          const start = nowMs();
           result.catch((err: unknown) => countFailedBatch(sinks, [{ args }], err, start, false)).catch(() => undefined);
         }
       } catch (err) {
@@ -239,7 +243,7 @@ export function wrapBatch(sinks: Sinks, multi: boolean) {
       const b = new Batch();
       const outer = batch;
       batch = b;
-      const start = now();
+      const start = nowMs();
       let result: Promise<unknown>;
       try {
         result = original.call(this, commands, ...rest);
@@ -275,7 +279,7 @@ export function wrapBatch(sinks: Sinks, multi: boolean) {
 function countBatch(sinks: Sinks, argsList: ArgsList, replies: unknown, multi: boolean, start: number): void {
   const recorder = sinks.recorder();
   if (recorder === undefined || !Array.isArray(replies)) return;
-  const seconds = (now() - start) / 1000;
+  const seconds = (nowMs() - start) / 1000;
   try {
     for (let i = 0; i < argsList.length; i++) {
       const args = argsAt(argsList, i);
@@ -307,7 +311,7 @@ function countFailedBatch(sinks: Sinks, argsList: ArgsList, err: unknown, start:
   if (isWatchError(err) || (redirectsFollowed && isRedirect(err))) return;
   const recorder = sinks.recorder();
   if (recorder === undefined) return;
-  const seconds = (now() - start) / 1000;
+  const seconds = (nowMs() - start) / 1000;
   try {
     for (let i = 0; i < argsList.length; i++) {
       const args = argsAt(argsList, i);
@@ -328,7 +332,7 @@ function countFailedPipeline(sinks: Sinks, argsList: ArgsList, promises: Promise
   void Promise.allSettled(promises).then((outcomes) => {
     const recorder = sinks.recorder();
     if (recorder === undefined) return;
-    const seconds = (now() - start) / 1000;
+    const seconds = (nowMs() - start) / 1000;
     try {
       for (let i = 0; i < argsList.length && i < outcomes.length; i++) {
         const args = argsAt(argsList, i);

@@ -37,7 +37,7 @@ export class OpInfo {
 /** One command on its way to Redis (single commands; pipelines are counted from their results). */
 export class Rec {
   readonly op: OpInfo;
-  /** When it was sent (ms, performance.now()). */
+  /** When it was sent (ms, nowMs()). */
   readonly start: number;
   /** Lookups the command makes, for Kind.Count. */
   readonly keys: number;
@@ -60,18 +60,11 @@ export class Rec {
   }
 }
 
-// Node's global `performance` is a lazy getter that runs on every access: read once.
-const perf = globalThis.performance;
-
-/**
- * The clock commands are timed with (ms, performance.now()). A single command reads it when it
- * is sent and when its reply arrives; pipelines and transactions, whose replies arrive together,
- * are timed once per batch. (Sharing one reading between the replies of one socket read would
- * need a microtask to forget it, and Node's queueMicrotask costs more than the clock.)
- */
-export function now(): number {
-  return perf.now();
-}
+// Timing: a single command reads the clock (@vigil/catalog's nowMs) when it is sent and when
+// its reply arrives, each time before a try block; pipelines and transactions, whose replies
+// arrive together, are timed once per batch. (Sharing one reading between the replies of one
+// socket read would need a microtask to forget it, and Node's queueMicrotask costs more than
+// the clock.)
 
 const MAX_NAMES = 2000;
 
@@ -253,20 +246,21 @@ export class Recorder {
   }
 
   /**
-   * Counts a single command's reply or error, once. A command queued inside MULTI waits for
-   * EXEC (its own reply is "QUEUED"; an error means the server refused to queue it, which is
-   * its result); EXEC counts the commands queued before it from its reply.
+   * Counts a single command's reply or error, once; `end` is nowMs() when it arrived. A command
+   * queued inside MULTI waits for EXEC (its own reply is "QUEUED"; an error means the server
+   * refused to queue it, which is its result); EXEC counts the commands queued before it from
+   * its reply.
    */
-  settle(rec: Rec, reply: unknown, isError: boolean): void {
+  settle(rec: Rec, reply: unknown, isError: boolean, end: number): void {
     if (rec.done) return;
     if (rec.txList !== null) {
       rec.done = true;
-      this.exec(rec.txList, reply, isError, now());
+      this.exec(rec.txList, reply, isError, end);
       return;
     }
     if (rec.queued && !isError) return;
     rec.done = true;
-    this.count(rec.op, reply, rec.keys, isError, (now() - rec.start) / 1000);
+    this.count(rec.op, reply, rec.keys, isError, (end - rec.start) / 1000);
   }
 
   /**

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
-import { asInternal } from '@vigil/catalog';
+import { asInternal } from '@vigil/catalog/internal-commands';
 import { freePort, inProcessMetrics, samplesOf, startRedisServer, waitFor, type InProcessMetrics } from '@vigil/testing';
 import type * as IoRedisModule from 'ioredis';
 import type * as NodeRedisModule from 'redis';

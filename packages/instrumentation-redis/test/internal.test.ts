@@ -9,7 +9,7 @@
 import { context, createContextKey, ROOT_CONTEXT } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { expect } from 'chai';
-import { asInternal, INTERNAL_CONTEXT, internalMarker } from '@vigil/catalog';
+import { asInternal, INTERNAL_CONTEXT, internalMarker } from '@vigil/catalog/internal-commands';
 import { inProcessMetrics, redisUrl, requireServices, type InProcessMetrics } from '@vigil/testing';
 import type * as IoRedisModule from 'ioredis';
 import type * as NodeRedisModule from 'redis';
