@@ -57,9 +57,11 @@ import {
   leanRegistry,
   logOnce,
   numberSetting,
+  type HistogramSeries,
   type LeanHistogramFamily,
   type LeanValueFamily,
 } from '@vigil/catalog';
+import { nowMs } from '@vigil/catalog/clock';
 import { DEADLOCK_DETECTED, errorType, sqlState } from './errors';
 import type {
   ClientPrototype,
@@ -102,10 +104,25 @@ interface TaggedQuery extends QueryLike {
 const NO_TEXT: StatementInfo = Object.freeze({ operation: 'other', table: TABLE_UNKNOWN });
 const SCOPE = { name: PACKAGE_NAME, version: PACKAGE_VERSION };
 
+/**
+ * A statement's labels (table, operation), and its db_query_duration_seconds series once it has
+ * recorded: a cached statement then records without looking its labels up (callgrind: about a
+ * quarter of vigil's work per query).
+ */
+class Statement {
+  readonly labels: readonly [string, string];
+  duration: HistogramSeries | undefined = undefined;
+  constructor(info: StatementInfo) {
+    this.labels = [info.table, info.operation];
+  }
+}
+
 /** Settings and families resolved from one config. */
 interface State {
   readonly slowSeconds: number;
-  readonly cache: StatementCache;
+  readonly cache: StatementCache<Statement>;
+  /** Queries without a text (a submittable that names none). */
+  readonly textless: Statement;
   readonly duration: LeanHistogramFamily;
   readonly slow: LeanValueFamily;
   readonly deadlocks: LeanValueFamily;
@@ -119,8 +136,7 @@ interface Gauges {
   readonly observables: Observable[];
 }
 
-// Label scratch arrays: families copy values when they create a series.
-const queryLabels: string[] = ['', ''];
+// Label scratch array: families copy values when they create a series.
 const errorLabels: string[] = ['', DATABASE_COMPONENT];
 
 function moduleExports<T>(mod: unknown): T {
@@ -172,7 +188,9 @@ export class PgInstrumentation extends InstrumentationBase<PgInstrumentationConf
       cache: new StatementCache(
         wholeNumber('maxTableCacheEntries', c.maxTableCacheEntries, DEFAULT_CACHE_ENTRIES),
         wholeNumber('maxCachedStatementLength', c.maxCachedStatementLength, DEFAULT_CACHED_LENGTH),
+        (info) => new Statement(info),
       ),
+      textless: new Statement(NO_TEXT),
       duration: registry.histogram(dbQueryDurationSeconds, SCOPE),
       slow: registry.values(dbSlowQueriesTotal, SCOPE),
       deadlocks: registry.values(dbDeadlocksTotal, SCOPE),
@@ -355,8 +373,10 @@ export class PgInstrumentation extends InstrumentationBase<PgInstrumentationConf
   // ---------------------------------------------------------------- recording
 
   private _onSubmit(query: TaggedQuery, connection: unknown): void {
+    // The clock is read before the try block: inside one it is twice as costly (catalog's clock.ts).
+    const start = nowMs();
     try {
-      query[START] = performance.now();
+      query[START] = start;
       const { text, name } = query;
       if ((typeof text !== 'string' || text === '') && typeof name === 'string') {
         // A name-only call of a prepared statement: the text is the connection's.
@@ -370,22 +390,22 @@ export class PgInstrumentation extends InstrumentationBase<PgInstrumentationConf
   }
 
   private _onFinish(query: TaggedQuery, failed: boolean, err: unknown): void {
+    const end = nowMs();
     try {
       const start = query[START];
       if (start === DONE) return;
       query[START] = DONE;
       const s = this._state;
       const text = typeof query.text === 'string' && query.text !== '' ? query.text : query[NAMED_TEXT];
-      const info = typeof text === 'string' ? s.cache.get(text) : NO_TEXT;
-      queryLabels[0] = info.table;
-      queryLabels[1] = info.operation;
+      const statement = typeof text === 'string' ? s.cache.get(text) : s.textless;
+      const labels = statement.labels;
       if (start !== undefined) {
-        const seconds = (performance.now() - start) / 1000;
-        s.duration.get(queryLabels).record(seconds);
-        if (seconds > s.slowSeconds) s.slow.get(queryLabels).add(1);
+        const seconds = (end - start) / 1000;
+        (statement.duration ??= s.duration.get(labels)).record(seconds);
+        if (seconds > s.slowSeconds) s.slow.get(labels).add(1);
       }
       if (failed) {
-        if (sqlState(err) === DEADLOCK_DETECTED) s.deadlocks.get(queryLabels).add(1);
+        if (sqlState(err) === DEADLOCK_DETECTED) s.deadlocks.get(labels).add(1);
         errorLabels[0] = errorType(err);
         s.errors.get(errorLabels).add(1);
       }

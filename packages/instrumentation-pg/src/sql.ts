@@ -697,33 +697,35 @@ export function analyzeStatement(text: unknown): StatementInfo {
  * A bounded cache of analyses by statement text: two generations of Maps (a hit in the older
  * one moves the entry to the newer; when the newer one is full it becomes the older one), so
  * statements in use stay while one-off texts age out, with O(1) work per lookup.
- * Texts longer than `maxLength` are analysed every time and not kept.
+ * Texts longer than `maxLength` are analysed every time and not kept. What it keeps per text
+ * is `make(analysis)`: the analysis itself by default.
  */
-export class StatementCache {
-  private young = new Map<string, StatementInfo>();
-  private old = new Map<string, StatementInfo>();
+export class StatementCache<T = StatementInfo> {
+  private young = new Map<string, T>();
+  private old = new Map<string, T>();
   private readonly generation: number;
 
   constructor(
     readonly maxEntries: number,
     readonly maxLength: number,
+    private readonly make: (info: StatementInfo) => T = (info) => info as T,
   ) {
     this.generation = Math.max(0, Math.floor(maxEntries / 2));
   }
 
-  get(text: string): StatementInfo {
-    if (text.length > this.maxLength || this.generation === 0) return analyzeStatement(text);
-    let info = this.young.get(text);
-    if (info !== undefined) return info;
-    info = this.old.get(text);
-    if (info === undefined) info = analyzeStatement(text);
+  get(text: string): T {
+    if (text.length > this.maxLength || this.generation === 0) return this.make(analyzeStatement(text));
+    let entry = this.young.get(text);
+    if (entry !== undefined) return entry;
+    entry = this.old.get(text);
+    if (entry === undefined) entry = this.make(analyzeStatement(text));
     else this.old.delete(text);
-    this.young.set(text, info);
+    this.young.set(text, entry);
     if (this.young.size >= this.generation) {
       this.old = this.young;
       this.young = new Map();
     }
-    return info;
+    return entry;
   }
 
   /** Entries held (at most maxEntries). */
