@@ -39,7 +39,8 @@ function parseTables(md) {
   }
   return tables;
 }
-const num = (s) => Number(String(s).replace(/[^0-9.+-]/g, ''));
+// Tables write a negative number with U+2212 (−).
+const num = (s) => Number(String(s).replace(/\u2212/g, '-').replace(/[^0-9.+-]/g, ''));
 const col = (t, re) => t.header.findIndex((h) => re.test(h));
 
 /** pg rows: { workload, baseline, aa, vigil, otel } from bench/pg.js's tables. */
@@ -119,7 +120,7 @@ function instructionRows(redisMd) {
   for (const t of parseTables(redisMd)) {
     const c = { client: col(t, /^client$/), mode: col(t, /^mode$/), base: col(t, /^baseline instructions/), added: col(t, /^vigil − baseline$/), steady: col(t, /^steady vigil − baseline$/) };
     if (c.base < 0 || c.added < 0) continue;
-    const pct = (cell) => Number(/\(([-+\d.]+)%\)/.exec(cell)?.[1]) / 100;
+    const pct = (cell) => num(/\(([-+\u2212\d.]+)%\)/.exec(cell)?.[1]) / 100;
     for (const r of t.rows) {
       rows.push({
         workload: `Redis, ${r[c.client]}, ${r[c.mode]}`,

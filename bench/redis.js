@@ -308,6 +308,8 @@ async function instructions() {
     '|---|---|---:|---:|---:|---:|---:|',
   ];
   const int = (x) => Math.round(x).toLocaleString('en-US');
+  const signed = (x) => `${x < 0 ? '−' : '+'}${int(Math.abs(x))}`;
+  const pct = (x) => `${x < 0 ? '−' : '+'}${Math.abs(x * 100).toFixed(1)}%`;
   for (let i = 0; i < contenders.length; i += 2) {
     const b = contenders[i];
     const v = contenders[i + 1];
@@ -316,7 +318,7 @@ async function instructions() {
     const bs = median(b.results.map((x) => x.steady));
     const vs = median(v.results.map((x) => x.steady));
     const mode = b.mode === 'sequential' ? 'sequential awaits (SET, GET)' : `pipelines of ${opts.batch} (SET, GET pairs)`;
-    lines.push(`| ${b.client} | ${mode} | ${int(bt)} | ${int(vt)} | +${int(vt - bt)} (${(((vt - bt) / bt) * 100).toFixed(1)}%) | ${int(bs)} → ${int(vs)} | +${int(vs - bs)} (${(((vs - bs) / bs) * 100).toFixed(1)}%) |`);
+    lines.push(`| ${b.client} | ${mode} | ${int(bt)} | ${int(vt)} | ${signed(vt - bt)} (${pct((vt - bt) / bt)}) | ${int(bs)} → ${int(vs)} | ${signed(vs - bs)} (${pct((vs - bs) / bs)}) |`);
   }
   const raw = contenders.map((c) => `${c.client}/${c.mode}/${c.variant}: ${c.results.map((x) => `${int(x.total)} (steady ${int(x.steady)})`).join(', ')}`);
   const body =
