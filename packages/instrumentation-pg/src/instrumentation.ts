@@ -106,8 +106,8 @@ const SCOPE = { name: PACKAGE_NAME, version: PACKAGE_VERSION };
 
 /**
  * A statement's labels (table, operation), and its db_query_duration_seconds series once it has
- * recorded: a cached statement then records without looking its labels up (callgrind: about a
- * quarter of vigil's work per query).
+ * recorded: a cached statement then records without looking its labels up (callgrind: 430 of the
+ * ~900 instructions vigil spent per query).
  */
 class Statement {
   readonly labels: readonly [string, string];
