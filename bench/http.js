@@ -75,6 +75,7 @@ const {
   sumSamples,
   callgrindNode,
   callgrindWindow,
+  eachAtMost,
 } = require('./lib/common');
 
 const APP = path.join(__dirname, 'lib', 'http-app.js');
@@ -455,16 +456,11 @@ async function instructions() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-bench-http-'));
   process.stderr.write(`http bench, instructions: ${tasks.length} callgrind runs, ${opts.jobs} at a time, ${opts.requests} requests (Express: a fifth) measured after ${opts.warmup}\n`);
   const t0 = performance.now();
-  let next = 0;
-  const worker = async () => {
-    while (next < tasks.length) {
-      const t = tasks[next++];
+  try {
+    await eachAtMost(opts.jobs, tasks, async (t) => {
       results[t.key][t.name].push(await countedRun(t.name, t.key, opts, dir, t.tag));
       process.stderr.write(`  ${t.tag} done (${((performance.now() - t0) / 60000).toFixed(1)} min)\n`);
-    }
-  };
-  try {
-    await Promise.all(Array.from({ length: opts.jobs }, worker));
+    });
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -55,7 +55,7 @@
 'use strict';
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
-const { callgrindNode, callgrindWindow, writeResults } = require('./lib/common');
+const { callgrindNode, callgrindWindow, eachAtMost, writeResults } = require('./lib/common');
 const os = require('node:os');
 const path = require('node:path');
 
@@ -626,16 +626,11 @@ async function instructions() {
     `pg bench, instructions: ${tasks.length} callgrind runs, ${opts.jobs} at a time, ${opts.steps} queries measured after ${opts.warmupSteps}, ` +
       `pool of ${opts.pool}, ${opts.concurrency} queries in flight, ${db.user}@${db.host}:${db.port}/${db.database}\n`,
   );
-  let next = 0;
-  const worker = async () => {
-    while (next < tasks.length) {
-      const t = tasks[next++];
-      const r = await runCounted(t.c, opts, dir, t.tag);
-      t.c.results.push(r);
-      process.stderr.write(`${t.tag}: ${Math.round(r.total)} instructions/query (steady ${Math.round(r.steady)}), ${r.seconds.toFixed(0)} s\n`);
-    }
-  };
-  await Promise.all(Array.from({ length: opts.jobs }, worker));
+  await eachAtMost(opts.jobs, tasks, async (t) => {
+    const r = await runCounted(t.c, opts, dir, t.tag);
+    t.c.results.push(r);
+    process.stderr.write(`${t.tag}: ${Math.round(r.total)} instructions/query (steady ${Math.round(r.steady)}), ${r.seconds.toFixed(0)} s\n`);
+  });
   fs.rmSync(dir, { recursive: true, force: true });
   const minutes = (Date.now() - t0) / 60000;
 

@@ -34,7 +34,7 @@ const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { callgrindNode, callgrindWindow, writeResults } = require('./lib/common');
+const { callgrindNode, callgrindWindow, eachAtMost, writeResults } = require('./lib/common');
 
 const root = path.join(__dirname, '..');
 
@@ -293,15 +293,10 @@ async function instructions() {
     }
   }
   process.stderr.write(`redis bench, instructions: ${tasks.length} callgrind runs, ${opts.jobs} at a time, ${opts.steps * 2} commands measured after ${opts.warmupSteps * 2}, vigil from ${path.relative(root, vigilBuild) || vigilBuild}\n`);
-  let next = 0;
-  const worker = async () => {
-    while (next < tasks.length) {
-      const t = tasks[next++];
-      t.c.results.push(await runCounted(t.c, opts, dir, t.tag));
-      process.stderr.write(`${t.tag} done\n`);
-    }
-  };
-  await Promise.all(Array.from({ length: opts.jobs }, worker));
+  await eachAtMost(opts.jobs, tasks, async (t) => {
+    t.c.results.push(await runCounted(t.c, opts, dir, t.tag));
+    process.stderr.write(`${t.tag} done\n`);
+  });
   fs.rmSync(dir, { recursive: true, force: true });
   const lines = [
     '| client | mode | baseline instructions / command | with vigil | vigil − baseline | steady baseline → vigil | steady vigil − baseline |',

@@ -310,6 +310,15 @@ function callgrindNode(out) {
   ];
 }
 
+/** Runs `run(task)` for every task, at most `jobs` at a time, in the tasks' order. */
+async function eachAtMost(jobs, tasks, run) {
+  let next = 0;
+  const worker = async () => {
+    while (next < tasks.length) await run(tasks[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, jobs) }, worker));
+}
+
 /** Functions of a major (mark-compact) collection, and libc's allocator (V8's compiler and Node's
  * write requests): events that land in one run's window and not another's. Left out of "steady". */
 const LUMPY = /MarkCompact|Marking|Sweep|Evacuat|RememberedSet|MigratedSlot|LiveObjectVisitor|OnMoveEvent|SizeFromMap|MemoryReducer|malloc\.c|arena\.c/;
@@ -353,4 +362,5 @@ module.exports = {
   sumSamples,
   callgrindNode,
   callgrindWindow,
+  eachAtMost,
 };
