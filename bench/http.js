@@ -468,7 +468,7 @@ async function instructions() {
   const data = {};
   const parts = [];
   const int = fmt.int;
-  const added = (v, b) => `${v >= b ? '+' : '−'}${int(Math.abs(v - b))} (${fmt.delta(v / b)})`;
+  const added = fmt.added;
   for (const key of opts.workloads) {
     const m = (name, f) => median(results[key][name].map(f));
     const bt = m('baseline', (x) => x.total);

@@ -55,7 +55,7 @@
 'use strict';
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
-const { callgrindNode, callgrindWindow, eachAtMost, writeResults } = require('./lib/common');
+const { callgrindNode, callgrindWindow, eachAtMost, fmt, writeResults } = require('./lib/common');
 const os = require('node:os');
 const path = require('node:path');
 
@@ -634,9 +634,7 @@ async function instructions() {
   fs.rmSync(dir, { recursive: true, force: true });
   const minutes = (Date.now() - t0) / 60000;
 
-  const int = (x) => Math.round(x).toLocaleString('en-US');
-  const signed = (x) => `${x < 0 ? '−' : '+'}${int(Math.abs(x))}`;
-  const pct = (x) => `${x < 0 ? '−' : '+'}${Math.abs(x * 100).toFixed(1)}%`;
+  const int = fmt.int;
   const lines = [
     '| server | query | contender | instructions / query | steady | vs baseline | steady vs baseline |',
     '|---|---|---|---:|---:|---:|---:|',
@@ -649,8 +647,8 @@ async function instructions() {
     const steady = median(c.results.map((x) => x.steady));
     const bt = median(base.results.map((x) => x.total));
     const bs = median(base.results.map((x) => x.steady));
-    const d = c.variant === 'baseline' ? '' : `${signed(total - bt)} (${pct((total - bt) / bt)})`;
-    const ds = c.variant === 'baseline' ? '' : `${signed(steady - bs)} (${pct((steady - bs) / bs)})`;
+    const d = c.variant === 'baseline' ? '' : fmt.added(total, bt);
+    const ds = c.variant === 'baseline' ? '' : fmt.added(steady, bs);
     lines.push(`| ${SERVERS[w.server]} | ${w.title} | ${VARIANTS[c.variant]} | ${int(total)} | ${int(steady)} | ${d} | ${ds} |`);
     (data[c.workload] ??= {})[c.variant] = {
       instructionsPerQuery: Math.round(total),

@@ -34,7 +34,7 @@ const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { callgrindNode, callgrindWindow, eachAtMost, writeResults } = require('./lib/common');
+const { callgrindNode, callgrindWindow, eachAtMost, fmt, writeResults } = require('./lib/common');
 
 const root = path.join(__dirname, '..');
 
@@ -302,9 +302,7 @@ async function instructions() {
     '| client | mode | baseline instructions / command | with vigil | vigil − baseline | steady baseline → vigil | steady vigil − baseline |',
     '|---|---|---:|---:|---:|---:|---:|',
   ];
-  const int = (x) => Math.round(x).toLocaleString('en-US');
-  const signed = (x) => `${x < 0 ? '−' : '+'}${int(Math.abs(x))}`;
-  const pct = (x) => `${x < 0 ? '−' : '+'}${Math.abs(x * 100).toFixed(1)}%`;
+  const int = fmt.int;
   for (let i = 0; i < contenders.length; i += 2) {
     const b = contenders[i];
     const v = contenders[i + 1];
@@ -313,7 +311,7 @@ async function instructions() {
     const bs = median(b.results.map((x) => x.steady));
     const vs = median(v.results.map((x) => x.steady));
     const mode = b.mode === 'sequential' ? 'sequential awaits (SET, GET)' : `pipelines of ${opts.batch} (SET, GET pairs)`;
-    lines.push(`| ${b.client} | ${mode} | ${int(bt)} | ${int(vt)} | ${signed(vt - bt)} (${pct((vt - bt) / bt)}) | ${int(bs)} → ${int(vs)} | ${signed(vs - bs)} (${pct((vs - bs) / bs)}) |`);
+    lines.push(`| ${b.client} | ${mode} | ${int(bt)} | ${int(vt)} | ${fmt.added(vt, bt)} | ${int(bs)} → ${int(vs)} | ${fmt.added(vs, bs)} |`);
   }
   const raw = contenders.map((c) => `${c.client}/${c.mode}/${c.variant}: ${c.results.map((x) => `${int(x.total)} (steady ${int(x.steady)})`).join(', ')}`);
   const body =

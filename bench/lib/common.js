@@ -62,6 +62,8 @@ const fmt = {
   pct: (r) => (Number.isFinite(r) ? `${(r * 100).toFixed(1)}%` : '—'),
   /** A ratio as a signed change: 1.052 -> "+5.2%". */
   delta: (r) => (Number.isFinite(r) ? `${r >= 1 ? '+' : '−'}${Math.abs((r - 1) * 100).toFixed(1)}%` : '—'),
+  /** A value against its baseline: (1,052, 1,000) -> "+52 (+5.2%)". */
+  added: (v, base) => `${v >= base ? '+' : '−'}${fmt.int(Math.abs(v - base))} (${fmt.delta(v / base)})`,
   signed: (n, digits = 1) => (Number.isFinite(n) ? `${n >= 0 ? '+' : '−'}${Math.abs(n).toFixed(digits)}` : '—'),
   mb: (bytes) => (Number.isFinite(bytes) ? (bytes / 1048576).toFixed(1) : '—'),
   ms: (n) => (Number.isFinite(n) ? (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2)) : '—'),
