@@ -55,7 +55,7 @@
 'use strict';
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
-const { callgrindNode, callgrindWindow, eachAtMost, fmt, writeResults } = require('./lib/common');
+const { callgrindChild, eachAtMost, fmt, writeResults } = require('./lib/common');
 const os = require('node:os');
 const path = require('node:path');
 
@@ -561,34 +561,17 @@ async function main() {
 // ---------------------------------------------------------------- --instructions: callgrind
 
 /** One contender under callgrind: instructions per query, total and steady, and the child's own report. */
-function runCounted(c, opts, dir, tag) {
-  const out = path.join(dir, `${tag}.cg`);
-  const args = [
-    ...callgrindNode(out),
-    __filename, '--child', c.variant, c.workload, String(opts.steps), String(opts.warmupSteps), String(opts.pool), String(opts.concurrency),
-  ];
-  return new Promise((resolve, reject) => {
-    const t0 = Date.now();
-    const p = spawn('valgrind', args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, VIGIL_BENCH_COUNT: '1' } });
-    let stdout = '';
-    let err = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (err += d));
-    p.on('error', (e) => reject(new Error(`valgrind: ${e.message} (the Debian package valgrind provides it)`)));
-    p.on('exit', (code) => {
-      if (code !== 0) return reject(new Error(`${tag} exited with ${code}:\n${err.slice(-2000)}`));
-      try {
-        const report = JSON.parse(stdout.trim().split('\n').pop());
-        if (report.ops !== opts.steps) throw new Error(`${tag}: ${report.ops} queries measured, not ${opts.steps}`);
-        // Dump 2 is the measured window (dump 1: start-up and warm-up; dump 3: the rest).
-        const { total, steady } = callgrindWindow(`${out}.2`);
-        for (const f of fs.readdirSync(dir)) if (f.startsWith(`${tag}.cg`)) fs.rmSync(path.join(dir, f));
-        resolve({ total: total / opts.steps, steady: steady / opts.steps, seen: report.seen, seconds: (Date.now() - t0) / 1000 });
-      } catch (e) {
-        reject(e);
-      }
-    });
-  });
+async function runCounted(c, opts, dir, tag) {
+  const t0 = Date.now();
+  // Dump 2 is the measured window (dump 1: start-up and warm-up; dump 3: the rest).
+  const { stdout, total, steady } = await callgrindChild(
+    path.join(dir, `${tag}.cg`),
+    [__filename, '--child', c.variant, c.workload, String(opts.steps), String(opts.warmupSteps), String(opts.pool), String(opts.concurrency)],
+    { VIGIL_BENCH_COUNT: '1' },
+  );
+  const report = JSON.parse(stdout.trim().split('\n').pop());
+  if (report.ops !== opts.steps) throw new Error(`${tag}: ${report.ops} queries measured, not ${opts.steps}`);
+  return { total: total / opts.steps, steady: steady / opts.steps, seen: report.seen, seconds: (Date.now() - t0) / 1000 };
 }
 
 /** The contenders of --instructions (an A/A control is pointless: runs repeat within ~1%). */
@@ -626,12 +609,15 @@ async function instructions() {
     `pg bench, instructions: ${tasks.length} callgrind runs, ${opts.jobs} at a time, ${opts.steps} queries measured after ${opts.warmupSteps}, ` +
       `pool of ${opts.pool}, ${opts.concurrency} queries in flight, ${db.user}@${db.host}:${db.port}/${db.database}\n`,
   );
-  await eachAtMost(opts.jobs, tasks, async (t) => {
-    const r = await runCounted(t.c, opts, dir, t.tag);
-    t.c.results.push(r);
-    process.stderr.write(`${t.tag}: ${Math.round(r.total)} instructions/query (steady ${Math.round(r.steady)}), ${r.seconds.toFixed(0)} s\n`);
-  });
-  fs.rmSync(dir, { recursive: true, force: true });
+  try {
+    await eachAtMost(opts.jobs, tasks, async (t) => {
+      const r = await runCounted(t.c, opts, dir, t.tag);
+      t.c.results.push(r);
+      process.stderr.write(`${t.tag}: ${Math.round(r.total)} instructions/query (steady ${Math.round(r.steady)}), ${r.seconds.toFixed(0)} s\n`);
+    });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
   const minutes = (Date.now() - t0) / 60000;
 
   const int = fmt.int;

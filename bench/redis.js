@@ -34,7 +34,7 @@ const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { callgrindNode, callgrindWindow, eachAtMost, fmt, writeResults } = require('./lib/common');
+const { callgrindChild, eachAtMost, fmt, writeResults } = require('./lib/common');
 
 const root = path.join(__dirname, '..');
 
@@ -239,35 +239,19 @@ async function main() {
 
 // ---------------------------------------------------------------- --instructions: callgrind
 
-function runCounted(contender, opts, dir, tag) {
-  const out = path.join(dir, `${tag}.cg`);
+async function runCounted(contender, opts, dir, tag) {
   const perStep = contender.mode === 'sequential' ? 2 : opts.batch;
   // The same number of commands in every mode.
   const steps = Math.max(1, Math.round((opts.steps * 2) / perStep));
   const warmup = Math.max(1, Math.round((opts.warmupSteps * 2) / perStep));
-  const args = [
-    ...callgrindNode(out), // deterministic V8, counters dumped at process._getActiveHandles()
-    __filename, '--child', contender.client, contender.mode, contender.variant, String(steps), String(warmup), String(opts.batch), '--redis', redisUrl,
-  ];
-  return new Promise((resolve, reject) => {
-    const p = spawn('valgrind', args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, VIGIL_BENCH_COUNT: '1', VIGIL_BENCH_BUILD: vigilBuild } });
-    let err = '';
-    p.stderr.on('data', (c) => (err += c));
-    p.stdout.resume();
-    p.on('error', (e) => reject(new Error(`valgrind: ${e.message} (the Debian package valgrind provides it)`)));
-    p.on('exit', (code) => {
-      if (code !== 0) return reject(new Error(`${tag} exited with ${code}:\n${err.slice(-2000)}`));
-      try {
-        // Dump 2 is the measured window (dump 1: start-up and warm-up; dump 3: the rest).
-        const { total, steady } = callgrindWindow(`${out}.2`);
-        const commands = steps * perStep;
-        for (const f of fs.readdirSync(dir)) if (f.startsWith(`${tag}.cg`)) fs.rmSync(path.join(dir, f));
-        resolve({ total: total / commands, steady: steady / commands });
-      } catch (e) {
-        reject(e);
-      }
-    });
-  });
+  // Dump 2 is the measured window (dump 1: start-up and warm-up; dump 3: the rest).
+  const { total, steady } = await callgrindChild(
+    path.join(dir, `${tag}.cg`),
+    [__filename, '--child', contender.client, contender.mode, contender.variant, String(steps), String(warmup), String(opts.batch), '--redis', redisUrl],
+    { VIGIL_BENCH_COUNT: '1', VIGIL_BENCH_BUILD: vigilBuild },
+  );
+  const commands = steps * perStep;
+  return { total: total / commands, steady: steady / commands };
 }
 
 async function instructions() {
@@ -293,11 +277,14 @@ async function instructions() {
     }
   }
   process.stderr.write(`redis bench, instructions: ${tasks.length} callgrind runs, ${opts.jobs} at a time, ${opts.steps * 2} commands measured after ${opts.warmupSteps * 2}, vigil from ${path.relative(root, vigilBuild) || vigilBuild}\n`);
-  await eachAtMost(opts.jobs, tasks, async (t) => {
-    t.c.results.push(await runCounted(t.c, opts, dir, t.tag));
-    process.stderr.write(`${t.tag} done\n`);
-  });
-  fs.rmSync(dir, { recursive: true, force: true });
+  try {
+    await eachAtMost(opts.jobs, tasks, async (t) => {
+      t.c.results.push(await runCounted(t.c, opts, dir, t.tag));
+      process.stderr.write(`${t.tag} done\n`);
+    });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
   const lines = [
     '| client | mode | baseline instructions / command | with vigil | vigil − baseline | steady baseline → vigil | steady vigil − baseline |',
     '|---|---|---:|---:|---:|---:|---:|',

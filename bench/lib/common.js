@@ -2,7 +2,7 @@
 // child processes with an IPC channel, free ports, a lean HTTP load generator,
 // the results files, and instruction counts under callgrind.
 'use strict';
-const { execFileSync, fork } = require('node:child_process');
+const { execFileSync, fork, spawn } = require('node:child_process');
 const fs = require('node:fs');
 const http = require('node:http');
 const net = require('node:net');
@@ -312,6 +312,33 @@ function callgrindNode(out) {
   ];
 }
 
+/**
+ * Runs `node ...args` under callgrind (callgrindNode: counters dumped whenever the child calls
+ * process._getActiveHandles()) and gives its stdout and the instructions of dump 2, the window
+ * between its first two marks. The dumps (`out`.*) are removed.
+ */
+function callgrindChild(out, args, env = {}) {
+  return new Promise((resolve, reject) => {
+    const p = spawn('valgrind', [...callgrindNode(out), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('error', (e) => reject(new Error(`valgrind: ${e.message} (the Debian package valgrind provides it)`)));
+    p.on('exit', (code) => {
+      try {
+        if (code !== 0) throw new Error(`${path.basename(out)} exited with ${code}:\n${stderr.slice(-2000)}`);
+        resolve({ stdout, ...callgrindWindow(`${out}.2`) });
+      } catch (e) {
+        reject(e);
+      } finally {
+        const dir = path.dirname(out);
+        for (const f of fs.readdirSync(dir)) if (f.startsWith(path.basename(out))) fs.rmSync(path.join(dir, f));
+      }
+    });
+  });
+}
+
 /** Runs `run(task)` for every task, at most `jobs` at a time, in the tasks' order. */
 async function eachAtMost(jobs, tasks, run) {
   let next = 0;
@@ -362,6 +389,7 @@ module.exports = {
   load,
   get,
   sumSamples,
+  callgrindChild,
   callgrindNode,
   callgrindWindow,
   eachAtMost,
