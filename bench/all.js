@@ -4,15 +4,11 @@
 //
 //   node bench/all.js [--skip http,scale,startup,otlp,memory,pg,redis] [--only ...]
 //
-// Each benchmark writes bench/results/<name>.md (and .json); the PostgreSQL and Redis
-// benchmarks (bench/pg.js, bench/redis.js, owned by their packages) print their table,
-// which is kept as bench/results/pg.md and redis.md. A benchmark that fails is reported and
-// the others still run; the exit code is then 1.
+// Each benchmark writes bench/results/<name>.md (and most a .json). A benchmark that fails
+// is reported and the others still run; the exit code is then 1.
 'use strict';
 const { spawn } = require('node:child_process');
-const fs = require('node:fs');
-const path = require('node:path');
-const { ROOT, RESULTS_DIR, opt, machine } = require('./lib/common');
+const { ROOT, opt } = require('./lib/common');
 
 const STEPS = [
   { name: 'http', args: ['bench/http.js', '--rounds', '5'] },
@@ -20,27 +16,17 @@ const STEPS = [
   { name: 'startup', args: ['bench/startup.js', '--runs', '12'] },
   { name: 'otlp', args: ['bench/otlp.js'] },
   { name: 'memory', args: ['bench/memory.js', '--seconds', '60'] },
-  { name: 'pg', args: ['bench/pg.js', '--rounds', '3'], capture: 'PostgreSQL (bench/pg.js)' },
-  { name: 'redis', args: ['bench/redis.js', '--rounds', '3'], capture: 'Redis (bench/redis.js)' },
+  { name: 'pg', args: ['bench/pg.js', '--rounds', '3'] },
+  { name: 'redis', args: ['bench/redis.js', '--rounds', '3'] },
 ];
 
 function run(step) {
   return new Promise((resolve) => {
     const t0 = Date.now();
     process.stderr.write(`\n=== node ${step.args.join(' ')}\n`);
-    const p = spawn(process.execPath, step.args, { cwd: ROOT, stdio: ['ignore', step.capture ? 'pipe' : 'inherit', 'inherit'] });
-    let out = '';
-    p.stdout?.on('data', (d) => {
-      out += d;
-      process.stdout.write(d);
-    });
+    const p = spawn(process.execPath, step.args, { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
     p.on('exit', (code) => {
       const seconds = (Date.now() - t0) / 1000;
-      if (code === 0 && step.capture) {
-        fs.mkdirSync(RESULTS_DIR, { recursive: true });
-        const when = `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`;
-        fs.writeFileSync(path.join(RESULTS_DIR, `${step.name}.md`), `### ${step.capture}\n\n\`node ${step.args.join(' ')}\` — ${when}; ${machine()}.\n\n${out.trim()}\n`);
-      }
       process.stderr.write(`=== ${step.name}: ${code === 0 ? 'done' : `FAILED (exit ${code})`} in ${seconds.toFixed(0)} s\n`);
       resolve({ name: step.name, ok: code === 0, seconds });
     });

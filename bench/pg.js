@@ -24,6 +24,8 @@
 //
 //   node bench/pg.js [--rounds 11] [--slices 30] [--slice-ms 300] [--ms 1000] [--warmup-ms 400] [--pool 4] [--concurrency 8]
 //
+// writes bench/results/pg.md.
+//
 // Instruction counts instead of time (--instructions): each contender runs a fixed number of
 // queries under `valgrind --tool=callgrind` (deterministic V8: --single-threaded, fixed hash and
 // random seeds, a fixed young generation), and the instructions the Node process executes
@@ -55,18 +57,13 @@
 'use strict';
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
-const { callgrindChild, eachAtMost, fmt, writeResults } = require('./lib/common');
+const { callgrindChild, eachAtMost, fmt, median, middleHalf, opt, writeResults } = require('./lib/common');
 const os = require('node:os');
 const path = require('node:path');
 
 const root = path.join(__dirname, '..');
 const TABLE = 'vigil_bench_users';
 const ROWS = 100_000;
-
-function arg(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : fallback;
-}
 
 /** Set in the children of --instructions: fixed query counts, window marks for callgrind. */
 const counting = process.env.VIGIL_BENCH_COUNT === '1';
@@ -434,12 +431,6 @@ function runChild(c, opts) {
   });
 }
 
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
 const VARIANTS = {
   baseline: 'no instrumentation',
   control: 'A/A control (a second uninstrumented process)',
@@ -449,13 +440,13 @@ const VARIANTS = {
 
 async function main() {
   const opts = {
-    rounds: Number(arg('rounds', 11)),
-    ms: Number(arg('ms', 1000)),
-    warmupMs: Number(arg('warmup-ms', 400)),
-    pool: Number(arg('pool', 4)),
-    concurrency: Number(arg('concurrency', 8)),
-    sliceMs: Number(arg('slice-ms', 300)),
-    slices: Number(arg('slices', 30)),
+    rounds: opt('rounds', 11),
+    ms: opt('ms', 1000),
+    warmupMs: opt('warmup-ms', 400),
+    pool: opt('pool', 4),
+    concurrency: opt('concurrency', 8),
+    sliceMs: opt('slice-ms', 300),
+    slices: opt('slices', 30),
   };
   await setup();
   const contenders = [];
@@ -496,9 +487,8 @@ async function main() {
     const baseCpu = median(base.cpu);
     for (const [variant, title] of Object.entries(VARIANTS)) {
       const c = contenders.find((x) => x.workload === workload && x.variant === variant);
-      const ratios = c.results.map((v, i) => v / base.results[i]).sort((x, y) => x - y);
-      const q1 = ratios[Math.floor((ratios.length - 1) / 4)];
-      const q3 = ratios[Math.ceil(((ratios.length - 1) * 3) / 4)];
+      const ratios = c.results.map((v, i) => v / base.results[i]);
+      const [q1, q3] = middleHalf(ratios);
       const spread = variant === 'baseline' ? '' : `${(q1 * 100).toFixed(0)}% – ${(q3 * 100).toFixed(0)}%`;
       const cpu = median(c.cpu);
       lines.push(
@@ -520,9 +510,8 @@ async function main() {
       const baseCpu = median(r.baseline.map((x) => x[1]));
       for (const variant of ['vigil', 'otel']) {
         // Each slice against the baseline slice of the same rotation.
-        const ratios = r[variant].map((x, i) => x[0] / r.baseline[i][0]).sort((a, b) => a - b);
-        const q1 = ratios[Math.floor((ratios.length - 1) / 4)];
-        const q3 = ratios[Math.ceil(((ratios.length - 1) * 3) / 4)];
+        const ratios = r[variant].map((x, i) => x[0] / r.baseline[i][0]);
+        const [q1, q3] = middleHalf(ratios);
         const cpu = median(r[variant].map((x) => x[1]));
         lines.push(
           `| ${SERVERS[WORKLOADS[workload].server]} | ${WORKLOADS[workload].title} | ${VARIANTS[variant]} | ${(median(ratios) * 100).toFixed(1)}% | ${(q1 * 100).toFixed(0)}% – ${(q3 * 100).toFixed(0)}% | ${cpu.toFixed(1)} µs (baseline ${baseCpu.toFixed(1)} µs) | ${((baseCpu / cpu) * 100).toFixed(1)}% |`,
@@ -550,12 +539,11 @@ async function main() {
       `for the two queries against PostgreSQL: ${realCpu.map((x) => `${((x / (x + added)) * 100).toFixed(2)}%`).join(' and ')} of baseline throughput when Node is the bottleneck.`,
   );
   const raw = contenders.map((c) => `${c.workload}/${c.variant}: ${c.results.map((x, i) => `${Math.round(x)} (${c.cpu[i].toFixed(1)} µs)`).join(', ')}`);
-  const cpus = os.cpus();
-  process.stdout.write(
-    `${lines.join('\n')}\n\nNode ${process.version}, ${cpus.length} CPUs (${cpus[0]?.model ?? 'unknown'}), PostgreSQL on the same machine; ` +
-      `pg.Pool of ${opts.pool}, ${opts.concurrency} queries in flight; ${opts.rounds} rounds of ${opts.ms} ms per contender after ${opts.warmupMs} ms warm-up.\n\n` +
-      `Per-round queries/s (Node CPU per query):\n${raw.map((r) => `- ${r}`).join('\n')}\n`,
-  );
+  const body =
+    `${lines.join('\n')}\n\nPostgreSQL on the same machine; ` +
+    `pg.Pool of ${opts.pool}, ${opts.concurrency} queries in flight; ${opts.rounds} rounds of ${opts.ms} ms per contender after ${opts.warmupMs} ms warm-up.\n\n` +
+    `Per-round queries/s (Node CPU per query):\n${raw.map((r) => `- ${r}`).join('\n')}\n`;
+  writeResults('pg', 'PostgreSQL (bench/pg.js)', `node bench/pg.js${process.argv.length > 2 ? ' ' + process.argv.slice(2).join(' ') : ''}`, body);
 }
 
 // ---------------------------------------------------------------- --instructions: callgrind
@@ -579,16 +567,16 @@ const INSTRUCTION_VARIANTS = ['baseline', 'vigil', 'otel'];
 
 async function instructions() {
   const opts = {
-    runs: Number(arg('runs', 2)),
-    jobs: Number(arg('jobs', 1)),
-    steps: Number(arg('steps', 6000)),
-    warmupSteps: Number(arg('warmup-steps', 10000)),
-    pool: Number(arg('pool', 4)),
-    concurrency: Number(arg('concurrency', 8)),
+    runs: opt('runs', 2),
+    jobs: opt('jobs', 1),
+    steps: opt('steps', 6000),
+    warmupSteps: opt('warmup-steps', 10000),
+    pool: opt('pool', 4),
+    concurrency: opt('concurrency', 8),
   };
-  const servers = arg('servers', 'postgres,fake').split(',');
-  const queries = arg('queries', 'select1,lookup').split(',');
-  const variants = arg('contenders', 'baseline,vigil,otel').split(',');
+  const servers = opt('servers', 'postgres,fake').split(',');
+  const queries = opt('queries', 'select1,lookup').split(',');
+  const variants = opt('contenders', 'baseline,vigil,otel').split(',');
   for (const v of variants) if (!INSTRUCTION_VARIANTS.includes(v)) throw new Error(`unknown contender ${v} (${INSTRUCTION_VARIANTS.join(', ')})`);
   if (!variants.includes('baseline')) throw new Error('the contenders must include baseline');
   if (servers.includes('postgres')) await setup();

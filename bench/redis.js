@@ -3,13 +3,19 @@
 // @vigil/instrumentation-redis, for ioredis and node-redis, one command at a time
 // (sequential awaits) and in pipelined batches.
 //
-// Every contender runs in its own child process (so one contender's JIT state,
-// garbage and patched prototypes never touch another's), the contenders take turns
-// round after round in a rotating order (so drift of the machine hits them alike),
-// and the table shows each contender's median and its ratio to the baseline of the
-// same client and mode, measured in the same run.
+// Every contender runs in its own child process (so one contender's JIT state, garbage and
+// patched prototypes never touch another's); the contenders of a workload run back to back, in
+// an order that rotates round after round, so drift of the machine hits them alike. The table
+// shows each contender's median operations/s, the median over rounds of its ratio to the
+// baseline measured next to it, and the client's CPU time per command. A second baseline
+// process ("A/A control") is measured like a contender: its ratio shows how far this machine's
+// own noise moves the numbers. A second table pairs tighter still: one process with vigil
+// loaded, switched on and off between short slices (see alternateChild).
 //
-//   node bench/redis.js [--rounds 7] [--ms 2000] [--warmup-ms 3000] [--batch 100] [--redis redis://127.0.0.1:6379]
+//   node bench/redis.js [--rounds 7] [--ms 2000] [--warmup-ms 3000] [--slices 30] [--slice-ms 300] [--batch 100]
+//       [--redis redis://127.0.0.1:6379]
+//
+// writes bench/results/redis.md.
 //
 // Instruction counts instead of time (--instructions): each contender runs a fixed number of
 // steps under `valgrind --tool=callgrind`, and the instructions executed between the end of
@@ -34,39 +40,38 @@ const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { callgrindChild, eachAtMost, fmt, writeResults } = require('./lib/common');
+const { callgrindChild, eachAtMost, fmt, median, middleHalf, opt, sumSamples, writeResults } = require('./lib/common');
 
 const root = path.join(__dirname, '..');
 
-function arg(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : fallback;
-}
-
-const redisUrl = arg('redis', `redis://${process.env.REDIS_HOST ?? '127.0.0.1'}:${process.env.REDIS_PORT ?? 6379}`);
+const redisUrl = opt('redis', `redis://${process.env.REDIS_HOST ?? '127.0.0.1'}:${process.env.REDIS_PORT ?? 6379}`);
 /** Set in the children of --instructions: fixed step counts, window marks for callgrind. */
 const counting = process.env.VIGIL_BENCH_COUNT === '1';
 /** The build of @vigil/instrumentation-redis the "vigil" contenders load. */
-const vigilBuild = path.resolve(root, arg('vigil-build', process.env.VIGIL_BENCH_BUILD ?? 'packages/instrumentation-redis/build/src'));
+const vigilBuild = path.resolve(root, opt('vigil-build', process.env.VIGIL_BENCH_BUILD ?? 'packages/instrumentation-redis/build/src'));
 
-// ---------------------------------------------------------------- child: one contender
+/**
+ * vigil as @vigil/node wires it: the instrumentation is enabled before the client library is
+ * loaded, and a Prometheus reader collects vigil's lean registry and the OTel meters.
+ * `commands()`: the Redis commands vigil has counted so far.
+ */
+function setupVigil() {
+  const { RedisInstrumentation } = require(vigilBuild);
+  const { registerInstrumentations } = require('@opentelemetry/instrumentation');
+  const { MeterProvider } = require('@opentelemetry/sdk-metrics');
+  const { PrometheusExporter, PrometheusSerializer } = require('@opentelemetry/exporter-prometheus');
+  const { leanRegistry } = require(path.join(root, 'packages/catalog/build/src'));
+  const exporter = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true, withoutTargetInfo: true, metricProducers: [leanRegistry()] });
+  const meterProvider = new MeterProvider({ readers: [exporter] });
+  // Counting: callgrind slows the process ~50 times; INFO memory is read as often per command as at full speed.
+  const instrumentation = new RedisInstrumentation(counting ? { memoryRefreshIntervalMs: 50 * 15_000 } : {});
+  registerInstrumentations({ instrumentations: [instrumentation], meterProvider });
+  const text = async () => new PrometheusSerializer(undefined, false, undefined, true, true).serialize((await exporter.collect()).resourceMetrics);
+  return { instrumentation, commands: async () => sumSamples(await text(), 'cache_operations_total') };
+}
 
-async function child(client, mode, variant, ms, warmupMs, batch) {
-  let metrics;
-  if (variant === 'vigil') {
-    // As @vigil/node wires it: the instrumentation is enabled before the client library is
-    // loaded, and a Prometheus reader collects vigil's lean registry and the OTel meters.
-    const { RedisInstrumentation } = require(vigilBuild);
-    const { registerInstrumentations } = require('@opentelemetry/instrumentation');
-    const { MeterProvider } = require('@opentelemetry/sdk-metrics');
-    const { PrometheusExporter, PrometheusSerializer } = require('@opentelemetry/exporter-prometheus');
-    const { leanRegistry } = require(path.join(root, 'packages/catalog/build/src'));
-    const exporter = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true, withoutTargetInfo: true, metricProducers: [leanRegistry()] });
-    const meterProvider = new MeterProvider({ readers: [exporter] });
-    // Counting: callgrind slows the process ~50 times; INFO memory is read as often per command as at full speed.
-    registerInstrumentations({ instrumentations: [new RedisInstrumentation(counting ? { memoryRefreshIntervalMs: 50 * 15_000 } : {})], meterProvider });
-    metrics = async () => new PrometheusSerializer(undefined, false, undefined, true, true).serialize((await exporter.collect()).resourceMetrics);
-  }
+/** A connected client and the workload's step: one step = `returns` commands. */
+async function connect(client, mode, batch) {
   const prefix = `vigil:bench:${process.pid}:`;
   const keys = Array.from({ length: 64 }, (_, i) => `${prefix}${i}`);
   let get, set, pipeline, close;
@@ -121,19 +126,29 @@ async function child(client, mode, variant, ms, warmupMs, batch) {
       await pipeline(batch, i);
       return batch;
     };
-  const run = async (duration) => {
-    let ops = 0;
-    let i = 0;
-    const cpu = process.cpuUsage();
-    const start = performance.now();
-    let now = start;
-    while (now - start < duration) {
-      ops += await step(i++);
-      if ((i & 15) === 0 || mode !== 'sequential') now = performance.now();
-    }
-    const used = process.cpuUsage(cpu);
-    return { ops, elapsed: performance.now() - start, cpuMicros: used.user + used.system, userMicros: used.user };
-  };
+  return { step, close };
+}
+
+/** Steps for `duration` ms: commands, ms elapsed and the process' CPU time (µs). */
+async function drive(step, mode, duration) {
+  let ops = 0;
+  let i = 0;
+  const cpu = process.cpuUsage();
+  const start = performance.now();
+  let now = start;
+  while (now - start < duration) {
+    ops += await step(i++);
+    if ((i & 15) === 0 || mode !== 'sequential') now = performance.now();
+  }
+  const used = process.cpuUsage(cpu);
+  return { ops, elapsed: performance.now() - start, cpuMicros: used.user + used.system };
+}
+
+// ---------------------------------------------------------------- child: one contender
+
+async function child(client, mode, variant, ms, warmupMs, batch) {
+  const vigil = variant === 'vigil' ? setupVigil() : undefined;
+  const { step, close } = await connect(client, mode, batch);
   let measured;
   if (counting) {
     // ms and warmupMs are step counts. process._getActiveHandles() is called nowhere else:
@@ -143,99 +158,157 @@ async function child(client, mode, variant, ms, warmupMs, batch) {
     let ops = 0;
     for (let i = 0; i < ms; i++) ops += await step(i);
     process._getActiveHandles();
-    measured = { ops, elapsed: NaN, cpuMicros: NaN, userMicros: NaN };
+    measured = { ops, elapsed: NaN, cpuMicros: NaN };
   } else {
-    await run(warmupMs);
-    measured = await run(ms);
+    await drive(step, mode, warmupMs);
+    measured = await drive(step, mode, ms);
   }
-  const { ops, elapsed, cpuMicros, userMicros } = measured;
-  let checked;
-  if (metrics) {
-    // Honesty check: vigil counted what was done (warm-up included).
-    const text = await metrics();
-    const m = /^cache_operations_total\{operation="get",result="hit"\} (\d+)/m.exec(text);
-    checked = m ? Number(m[1]) : 0;
-    if (checked < ops / 2) throw new Error(`vigil counted ${checked} GET hits, fewer than the ${ops / 2} GETs measured`);
-  }
+  const { ops, elapsed, cpuMicros } = measured;
+  // Honesty check: vigil counted what was done (warm-up included).
+  const counted = vigil ? await vigil.commands() : undefined;
+  if (vigil && !(counted >= ops)) throw new Error(`vigil counted ${counted} Redis commands, fewer than the ${ops} measured`);
   await close();
-  process.stdout.write(JSON.stringify({ opsPerSec: (ops / elapsed) * 1000, cpuMicrosPerOp: cpuMicros / ops, userMicrosPerOp: userMicros / ops, ops, checked }) + '\n');
+  process.stdout.write(JSON.stringify({ opsPerSec: (ops / elapsed) * 1000, cpuMicrosPerOp: cpuMicros / ops, ops, counted }) + '\n');
+}
+
+// ---------------------------------------------------------------- child: alternating in one process
+
+// The tightest pairing: one process, one connection, the instrumentation switched on and off
+// (InstrumentationBase enable / disable patches and unpatches the client) between short slices,
+// so baseline and vigil are measured milliseconds apart on the same warm process. Prints
+// { baseline: [[ops/s, CPU µs per command], ...], vigil: [...] }, slice i of one against slice i
+// of the other.
+async function alternateChild(client, mode, sliceMs, slices, batch) {
+  const vigil = setupVigil();
+  const { step, close } = await connect(client, mode, batch);
+  const out = { baseline: [], vigil: [] };
+  const set = (variant) => (variant === 'vigil' ? vigil.instrumentation.enable() : vigil.instrumentation.disable());
+  for (const v of Object.keys(out)) {
+    set(v);
+    await drive(step, mode, sliceMs * 3);
+  }
+  for (let i = 0; i < slices; i++) {
+    for (const v of i % 2 ? ['vigil', 'baseline'] : ['baseline', 'vigil']) {
+      set(v);
+      const before = await vigil.commands();
+      const r = await drive(step, mode, sliceMs);
+      const seen = (await vigil.commands()) - before;
+      // Honesty check: vigil saw every command of its slices and none of the baseline's.
+      if (v === 'vigil' ? seen < r.ops : seen !== 0) throw new Error(`${v} slice: vigil counted ${seen} of ${r.ops} commands`);
+      out[v].push([(r.ops / r.elapsed) * 1000, r.cpuMicros / r.ops]);
+    }
+  }
+  vigil.instrumentation.disable();
+  await close();
+  process.stdout.write(JSON.stringify(out) + '\n');
 }
 
 // ---------------------------------------------------------------- parent: rounds and table
 
-function runChild(contender, opts) {
+function childArgs(c, opts) {
+  const common = [c.client, c.mode];
+  return c.alternate
+    ? [__filename, '--alternate', ...common, String(opts.sliceMs), String(opts.slices), String(opts.batch), '--redis', redisUrl]
+    : [__filename, '--child', ...common, c.variant, String(opts.ms), String(opts.warmupMs), String(opts.batch), '--redis', redisUrl];
+}
+
+function runChild(c, opts) {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [__filename, '--child', contender.client, contender.mode, contender.variant, String(opts.ms), String(opts.warmupMs), String(opts.batch), '--redis', redisUrl], {
-      cwd: root,
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, VIGIL_BENCH_BUILD: vigilBuild },
-    });
+    const p = spawn(process.execPath, childArgs(c, opts), { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, VIGIL_BENCH_BUILD: vigilBuild } });
     let out = '';
-    p.stdout.on('data', (c) => (out += c));
+    p.stdout.on('data', (d) => (out += d));
     p.on('exit', (code) => {
-      if (code !== 0) return reject(new Error(`${contender.client} ${contender.mode} ${contender.variant} exited with ${code}`));
+      if (code !== 0) return reject(new Error(`${c.client} ${c.mode} ${c.variant} exited with ${code}`));
       try {
         resolve(JSON.parse(out.trim().split('\n').pop()));
-      } catch (e) {
+      } catch {
         reject(new Error(`bad child output: ${out}`));
       }
     });
   });
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+const VARIANTS = {
+  baseline: 'no instrumentation',
+  control: 'A/A control (a second uninstrumented process)',
+  vigil: '@vigil/instrumentation-redis (metrics)',
 };
+const modeTitle = (mode, batch) => (mode === 'sequential' ? 'sequential awaits (SET, GET)' : `pipelines of ${batch} (SET, GET pairs)`);
+const spread = (ratios) => middleHalf(ratios).map((x) => `${(x * 100).toFixed(0)}%`).join(' – ');
 
 async function main() {
   const opts = {
-    rounds: Number(arg('rounds', 7)),
-    ms: Number(arg('ms', 2000)),
-    warmupMs: Number(arg('warmup-ms', 3000)),
-    batch: Number(arg('batch', 100)),
+    rounds: opt('rounds', 7),
+    ms: opt('ms', 2000),
+    warmupMs: opt('warmup-ms', 3000),
+    batch: opt('batch', 100),
+    sliceMs: opt('slice-ms', 300),
+    slices: opt('slices', 30),
   };
-  const contenders = [];
-  for (const client of ['ioredis', 'node-redis']) {
-    for (const mode of ['sequential', 'pipeline']) {
-      for (const variant of ['baseline', 'vigil']) contenders.push({ client, mode, variant, results: [], cpu: [] });
-    }
-  }
+  const workloads = [];
+  for (const client of ['ioredis', 'node-redis']) for (const mode of ['sequential', 'pipeline']) workloads.push({ client, mode });
+  const contenders = workloads.flatMap((w) => Object.keys(VARIANTS).map((variant) => ({ ...w, variant, results: [], cpu: [] })));
   const loadStart = os.loadavg();
   process.stderr.write(`redis bench: ${contenders.length} contenders x ${opts.rounds} rounds, ${opts.ms} ms each (after ${opts.warmupMs} ms warm-up), batch ${opts.batch}, ${redisUrl}\n`);
+  const variants = Object.keys(VARIANTS);
   for (let round = 0; round < opts.rounds; round++) {
-    // Rotate the order each round so that no contender always runs first or last.
-    const order = contenders.map((_, i) => contenders[(i + round) % contenders.length]);
-    for (const c of order) {
-      const r = await runChild(c, opts);
-      c.results.push(r.opsPerSec);
-      c.cpu.push(r.cpuMicrosPerOp);
+    // The contenders of one workload run back to back (each is compared with the baseline
+    // measured seconds apart), in an order that rotates every round.
+    for (const w of round % 2 ? [...workloads].reverse() : workloads) {
+      for (let i = 0; i < variants.length; i++) {
+        const c = contenders.find((x) => x.client === w.client && x.mode === w.mode && x.variant === variants[(i + round) % variants.length]);
+        const r = await runChild(c, opts);
+        c.results.push(r.opsPerSec);
+        c.cpu.push(r.cpuMicrosPerOp);
+      }
     }
     process.stderr.write(`round ${round + 1}/${opts.rounds} done\n`);
   }
+  // Operations/s is what the app gets, but on a shared machine it swings with everything else
+  // running, so the ratio is taken per round (against the baseline measured next to it). The
+  // client's CPU per command is steadier: baseline CPU / contender CPU is the throughput ratio
+  // when the client process is the bottleneck.
   const lines = [
-    `| client | mode | baseline ops/s | with vigil ops/s | vigil / baseline | client CPU µs/op, baseline → vigil | baseline / vigil CPU |`,
-    `|---|---|---:|---:|---:|---:|---:|`,
+    '| client | mode | contender | ops/s (median) | ops/s vs baseline (median of per-round ratios) | middle half of the per-round ratios | client CPU per command (median) | baseline CPU / contender CPU |',
+    '|---|---|---|---:|---:|---:|---:|---:|',
   ];
-  for (let i = 0; i < contenders.length; i += 2) {
-    const base = contenders[i];
-    const vigil = contenders[i + 1];
-    const b = median(base.results);
-    const v = median(vigil.results);
-    const mode = base.mode === 'sequential' ? 'sequential awaits (SET, GET)' : `pipelines of ${opts.batch} (SET, GET pairs)`;
-    const bc = median(base.cpu);
-    const vc = median(vigil.cpu);
-    lines.push(`| ${base.client} | ${mode} | ${Math.round(b).toLocaleString('en-US')} | ${Math.round(v).toLocaleString('en-US')} | ${((v / b) * 100).toFixed(1)}% | ${bc.toFixed(2)} → ${vc.toFixed(2)} | ${((bc / vc) * 100).toFixed(1)}% |`);
+  for (const w of workloads) {
+    const of = (variant) => contenders.find((c) => c.client === w.client && c.mode === w.mode && c.variant === variant);
+    const base = of('baseline');
+    for (const [variant, title] of Object.entries(VARIANTS)) {
+      const c = of(variant);
+      const ratios = c.results.map((v, i) => v / base.results[i]);
+      const cpu = median(c.cpu);
+      lines.push(
+        `| ${w.client} | ${modeTitle(w.mode, opts.batch)} | ${title} | ${fmt.int(median(c.results))} | ${fmt.pct(median(ratios))} | ${c === base ? '' : spread(ratios)} | ${cpu.toFixed(2)} µs | ${fmt.pct(median(base.cpu) / cpu)} |`,
+      );
+    }
+  }
+  if (opts.slices > 0) {
+    lines.push(
+      '',
+      `Alternating in one process (vigil loaded, switched on and off between ${opts.sliceMs} ms slices, ${opts.slices} slices each, alternating order):`,
+      '',
+      '| client | mode | contender | ops/s vs baseline (median of per-slice ratios) | middle half of the ratios | client CPU per command (median) | baseline CPU / contender CPU |',
+      '|---|---|---|---:|---:|---:|---:|',
+    );
+    for (const w of workloads) {
+      const r = await runChild({ ...w, alternate: true, variant: 'alternate' }, opts);
+      const ratios = r.vigil.map((x, i) => x[0] / r.baseline[i][0]);
+      const baseCpu = median(r.baseline.map((x) => x[1]));
+      const cpu = median(r.vigil.map((x) => x[1]));
+      lines.push(`| ${w.client} | ${modeTitle(w.mode, opts.batch)} | ${VARIANTS.vigil} | ${fmt.pct(median(ratios))} | ${spread(ratios)} | ${cpu.toFixed(2)} µs (baseline ${baseCpu.toFixed(2)} µs) | ${fmt.pct(baseCpu / cpu)} |`);
+    }
   }
   const raw = contenders.map((c) => `${c.client}/${c.mode}/${c.variant}: ${c.results.map((x) => Math.round(x)).join(', ')} ops/s; ${c.cpu.map((x) => x.toFixed(2)).join(', ')} µs/op`);
-  process.stdout.write(
-    `${lines.join('\n')}\n\nMedians over ${opts.rounds} rounds of ${opts.ms} ms per contender (after ${opts.warmupMs} ms of warm-up), Node ${process.version}, ` +
-      `${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), load average ${loadStart.map((x) => x.toFixed(1)).join(' ')} at the start, ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} at the end.\n` +
-      `Client CPU is the benchmark process' own user + system time per command (process.cpuUsage).\n\n` +
-      `Per round:\n${raw.map((r) => `- ${r}`).join('\n')}\n`,
-  );
+  const body =
+    `${lines.join('\n')}\n\n${opts.rounds} rounds of ${opts.ms} ms per contender (after ${opts.warmupMs} ms of warm-up), each in its own process; Redis on the same machine; ` +
+    `load average ${loadStart.map((x) => x.toFixed(1)).join(' ')} at the start. ` +
+    `Client CPU is the benchmark process' own user + system time per command (process.cpuUsage). The A/A control is a second, identical uninstrumented process: how far this machine's noise moves the ratios.\n\n` +
+    `Per round:\n${raw.map((r) => `- ${r}`).join('\n')}\n`;
+  writeResults('redis', 'Redis (bench/redis.js)', `node bench/redis.js${process.argv.length > 2 ? ' ' + process.argv.slice(2).join(' ') : ''}`, body);
 }
+
 
 // ---------------------------------------------------------------- --instructions: callgrind
 
@@ -256,14 +329,14 @@ async function runCounted(contender, opts, dir, tag) {
 
 async function instructions() {
   const opts = {
-    runs: Number(arg('runs', 2)),
-    jobs: Number(arg('jobs', 2)),
-    steps: Number(arg('steps', 20000)),
-    warmupSteps: Number(arg('warmup-steps', 10000)),
-    batch: Number(arg('batch', 100)),
+    runs: opt('runs', 2),
+    jobs: opt('jobs', 2),
+    steps: opt('steps', 20000),
+    warmupSteps: opt('warmup-steps', 10000),
+    batch: opt('batch', 100),
   };
-  const clients = arg('clients', 'ioredis,node-redis').split(',');
-  const modes = arg('modes', 'sequential,pipeline').split(',');
+  const clients = opt('clients', 'ioredis,node-redis').split(',');
+  const modes = opt('modes', 'sequential,pipeline').split(',');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-bench-redis-'));
   const tasks = [];
   const contenders = [];
@@ -313,6 +386,12 @@ async function instructions() {
 if (process.argv[2] === '--child') {
   const [, , , client, mode, variant, ms, warmupMs, batch] = process.argv;
   child(client, mode, variant, Number(ms), Number(warmupMs), Number(batch)).catch((err) => {
+    process.stderr.write(`${err.stack}\n`);
+    process.exit(1);
+  });
+} else if (process.argv[2] === '--alternate') {
+  const [, , , client, mode, sliceMs, slices, batch] = process.argv;
+  alternateChild(client, mode, Number(sliceMs), Number(slices), Number(batch)).catch((err) => {
     process.stderr.write(`${err.stack}\n`);
     process.exit(1);
   });
