@@ -6,14 +6,13 @@
 // Every contender is its own server process (bench/lib/http-app.js), started as users
 // start it (vigil and the OTel auto-instrumentations by --require). This process is
 // the client, on the other core. Per round, each contender gets, in an order that
-// rotates every round (A B C, B C A, ...):
-//   1. a throughput run: a fixed number of requests (`--requests` for node:http hello world,
-//      half that for Express, `--work-requests` for the ~1 ms handler) over 8 keep-alive
-//      connections; the
-//      server's own CPU time (process.cpuUsage(), asked over IPC before and after)
-//      divided by the request count is the CPU per request;
-//   2. a latency run: requests one at a time on one connection (an unloaded server),
-//      p50 and p99 of the client-side latency.
+// rotates every round (A B C, B C A, ...), a throughput run: a fixed number of requests
+// (`--requests` for node:http hello world, half that for Express, `--work-requests` for the
+// ~1 ms handler) over 8 keep-alive connections; the server's own CPU time (process.cpuUsage(),
+// asked over IPC before and after) divided by the request count is the CPU per request. Then
+// a latency run of all of them: one connection to each (an unloaded server), one request at a
+// time, the servers taking turns request by request, so that a burst of noise on the machine
+// lands on all of them rather than in one contender's tail; p50 and p99 of the client-side latency.
 // The table shows medians over rounds, and each contender's ratio to the baseline as
 // the median of per-round ratios (each round's baseline ran seconds apart from it).
 // Absolute numbers drift with whatever else the machine runs; the ratios are what is
@@ -49,6 +48,9 @@
 //   node bench/http.js --instructions [--runs 2] [--jobs 2] [--warmup-requests 12000] [--requests 20000]
 //                      [--connections 4] [--idle-ms 2000] [--workloads http-hello,express-hello]
 //                      [--contenders baseline,vigil,prom-client,otel]
+//   The ~1 ms handler, a run of its own (a quarter of the warm-up and 1/40 of the requests, each ~250
+//   times dearer; results/http-instructions-work.md, about 12 minutes):
+//     node bench/http.js --instructions --workloads http-work
 //
 //   drive one server you started yourself (e.g. under --cpu-prof):
 //     BENCH_FRAMEWORK=http node --cpu-prof --require @vigil/node/register bench/lib/http-app.js
@@ -71,6 +73,7 @@ const {
   ask,
   stopChild,
   load,
+  serialConnection,
   get,
   sumSamples,
   callgrindNode,
@@ -81,8 +84,11 @@ const {
 const APP = path.join(__dirname, 'lib', 'http-app.js');
 /** --instructions: requests per warm-up load (each on new connections, each followed by a mark). */
 const WARMUP_LOAD = 1000;
-/** --instructions: requests in the window; an Express hello world costs ~10 times node:http's, so a fifth. */
-const windowRequests = (key, opts) => (WORKLOADS[key].framework === 'express' ? Math.round(opts.requests / 5) : opts.requests);
+// --instructions: Express costs ~10 times a node:http hello world per request, the ~1 ms handler
+// ~250 times (~12 M instructions, ~50 ms under callgrind); dearer requests, fewer of them.
+const isWork = (key) => WORKLOADS[key].path === '/work';
+const windowRequests = (key, opts) => Math.round(isWork(key) ? opts.requests / 40 : WORKLOADS[key].framework === 'express' ? opts.requests / 5 : opts.requests);
+const warmupRequests = (key, opts) => (isWork(key) ? Math.round(opts.warmup / 4) : opts.warmup);
 
 const WORKLOADS = {
   'http-hello': { framework: 'http', path: '/', title: 'node:http, hello world' },
@@ -239,10 +245,26 @@ async function throughput(s, reqPath, total) {
   return { cpuPerReq: (after.cpu - before.cpu) / total, rps: total / (ns / 1e9) };
 }
 
-async function latency(s, reqPath, total) {
-  const { latencies } = await load(s.port, { total, connections: 1, path: reqPath, latencies: true });
-  s.served += total;
-  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+/**
+ * Latency of unloaded servers: one connection each, one request at a time, the servers taking turns
+ * request by request (A B C, B C A, ...), so that a burst of noise on the machine lands on all of
+ * them and not in one server's tail. [{ p50, p99 }] in ms, in the order of `servers`.
+ */
+async function latencies(servers, reqPath, total) {
+  const conns = await Promise.all(servers.map((s) => serialConnection(s.port, reqPath)));
+  const ms = servers.map(() => new Float64Array(total));
+  try {
+    for (let i = 0; i < total; i++) {
+      for (let k = 0; k < servers.length; k++) {
+        const j = (i + k) % servers.length;
+        ms[j][i] = await conns[j].send();
+      }
+    }
+  } finally {
+    for (const c of conns) c.close();
+  }
+  for (const s of servers) s.served += total;
+  return ms.map((l) => ({ p50: percentile(l, 50), p99: percentile(l, 99) }));
 }
 
 async function runWorkload(key, names, opts, steps) {
@@ -265,12 +287,14 @@ async function runWorkload(key, names, opts, steps) {
       for (let k = 0; k < servers.length; k++) {
         const s = servers[(k + r) % servers.length];
         const t = await throughput(s, w.path, total);
-        const l = await latency(s, w.path, latTotal);
         s.cpu.push(t.cpuPerReq);
         s.rps.push(t.rps);
-        s.p50.push(l.p50);
-        s.p99.push(l.p99);
       }
+      const l = await latencies(servers, w.path, latTotal);
+      servers.forEach((s, i) => {
+        s.p50.push(l[i].p50);
+        s.p99.push(l[i].p99);
+      });
       process.stderr.write(`  round ${r + 1}/${opts.rounds}\n`);
     }
     for (const s of servers) {
@@ -349,7 +373,7 @@ function report(results, opts, steps) {
     `Contenders: ${used.map((n) => `**${n}** — ${CONTENDERS[n].title}`).join('; ')}.\n\n` +
       `${opts.rounds} interleaved rounds per workload; medians over rounds; "vs baseline" is the median of the per-round ratios. ` +
       `Server CPU is the server process's own user + system time over the fixed request count of a throughput run. ` +
-      `p50/p99 come from the latency runs (an unloaded server); "p99 added" is the median over rounds of (contender p99 − baseline p99) in the same round. ` +
+      `p50/p99 come from the latency runs (one connection per server, one request at a time, the servers taking turns request by request); "p99 added" is the median over rounds of (contender p99 − baseline p99) in the same round. ` +
       `RSS is the server's resident memory after all rounds and a forced GC. The ~1 ms handler runs ${steps.toLocaleString('en-US')} xorshift steps. ` +
       `Every instrumented contender's own /metrics counted every request it served (checked after the rounds).`,
   );
@@ -367,6 +391,7 @@ function report(results, opts, steps) {
 async function countedRun(name, key, opts, dir, tag) {
   const w = WORKLOADS[key];
   const requests = windowRequests(key, opts);
+  const warmup = warmupRequests(key, opts);
   let port;
   const s = await CONTENDERS[name].setup(() => port);
   const out = path.join(dir, `${tag}.cg`);
@@ -376,7 +401,7 @@ async function countedRun(name, key, opts, dir, tag) {
     // slower still on a loaded machine) for an idle one, and its memory-reducing GCs drop compiled
     // code, recompiled in the window (+5-10% per request, more the slower the run).
     execArgv: [...callgrindNode(out), '--no-memory-reducer', ...s.execArgv],
-    env: { ...cleanEnv(), ...s.env, BENCH_FRAMEWORK: w.framework },
+    env: { ...cleanEnv(), ...s.env, BENCH_FRAMEWORK: w.framework, BENCH_WORK_STEPS: String(opts.workSteps) },
   });
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
   // A load ends by closing its connections: half a second lets the server handle that before the mark.
@@ -389,10 +414,10 @@ async function countedRun(name, key, opts, dir, tag) {
     port = (await started.ready).port;
     // Many short loads, not one long one: V8 keeps recompiling until it has seen connections come
     // and go (and the IPC of a mark) a few times; after one long load it does so in the window.
-    const loads = Math.ceil(opts.warmup / WARMUP_LOAD);
+    const loads = Math.ceil(warmup / WARMUP_LOAD);
     let t0;
     for (let i = 0; i < loads; i++) {
-      await load(port, { total: Math.min(WARMUP_LOAD, opts.warmup - i * WARMUP_LOAD), connections: opts.connections, path: w.path });
+      await load(port, { total: Math.min(WARMUP_LOAD, warmup - i * WARMUP_LOAD), connections: opts.connections, path: w.path });
       t0 = await mark(); // dumps 1 (start-up and the first load) to `loads`
     }
     await load(port, { total: requests, connections: opts.connections, path: w.path });
@@ -402,7 +427,7 @@ async function countedRun(name, key, opts, dir, tag) {
     let counted;
     if (s.check) {
       counted = await s.check();
-      const served = opts.warmup + requests;
+      const served = warmup + requests;
       if (!(counted >= served)) throw new Error(`${name} on ${key} counted ${counted} requests of the ${served} it served`);
     }
     const window = callgrindWindow(`${out}.${loads + 1}`);
@@ -414,7 +439,7 @@ async function countedRun(name, key, opts, dir, tag) {
       // The idle rate (per wall second; steady: V8's memory reducer may run a major GC then) over the window's wall time.
       periodic: ((idle.steady / (t2 - t1)) * (t1 - t0)) / requests,
       // Convergence: the last warm-up load, per request (its connections are spread over fewer requests).
-      lastWarmup: lastLoad / Math.min(WARMUP_LOAD, opts.warmup - (loads - 1) * WARMUP_LOAD),
+      lastWarmup: lastLoad / Math.min(WARMUP_LOAD, warmup - (loads - 1) * WARMUP_LOAD),
       windowSeconds: (t1 - t0) / 1000,
       counted,
     };
@@ -441,6 +466,7 @@ async function instructions() {
   for (const w of opts.workloads) if (!WORKLOADS[w]) throw new Error(`unknown workload ${w}`);
   for (const c of opts.contenders) if (!CONTENDERS[c]) throw new Error(`unknown contender ${c}`);
   if (!opts.contenders.includes('baseline')) opts.contenders.unshift('baseline');
+  opts.workSteps = opts.workloads.some(isWork) ? opt('work-steps', 0) || calibrate() : 0;
   const results = {}; // workload -> contender -> runs
   const tasks = [];
   for (let r = 0; r < opts.runs; r++) {
@@ -454,7 +480,8 @@ async function instructions() {
     }
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-bench-http-'));
-  process.stderr.write(`http bench, instructions: ${tasks.length} callgrind runs, ${opts.jobs} at a time, ${opts.requests} requests (Express: a fifth) measured after ${opts.warmup}\n`);
+  const sizes = opts.workloads.map((k) => `${k} ${windowRequests(k, opts)} after ${warmupRequests(k, opts)}`).join(', ');
+  process.stderr.write(`http bench, instructions: ${tasks.length} callgrind runs, ${opts.jobs} at a time; requests measured: ${sizes}\n`);
   const t0 = performance.now();
   try {
     await eachAtMost(opts.jobs, tasks, async (t) => {
@@ -496,7 +523,8 @@ async function instructions() {
     parts.push(
       `#### ${WORKLOADS[key].title}\n\n` +
         table(['contender', 'instructions / request', 'vs baseline', 'steady', 'steady vs baseline', 'periodic work in it, at most', 'runs apart'], rows) +
-        `\n\n${windowRequests(key, opts).toLocaleString('en-US')} requests measured (${opts.connections} keep-alive connections) after ${opts.warmup.toLocaleString('en-US')} of warm-up.`,
+        `\n\n${windowRequests(key, opts).toLocaleString('en-US')} requests measured (${opts.connections} keep-alive connections) after ${warmupRequests(key, opts).toLocaleString('en-US')} of warm-up` +
+        (isWork(key) ? ` (the handler: ${opts.workSteps.toLocaleString('en-US')} xorshift steps, ~1 ms at full speed).` : '.'),
     );
   }
   const used = [...new Set(Object.values(results).flatMap((r) => Object.keys(r)))];
@@ -524,8 +552,11 @@ async function instructions() {
       `Per run (instructions / request; "last warm-up load" shows the server had settled: a little above the window, its connections being spread over ${WARMUP_LOAD.toLocaleString('en-US')} requests):\n${raw.join('\n')}`,
   );
   const command = `node bench/http.js${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}`;
+  // The ~1 ms handlers take ~10 times longer under callgrind than the rest: they are a run of their own.
   const complete = ['http-hello', 'express-hello'].every((w) => opts.workloads.includes(w)) && ['vigil', 'prom-client', 'otel'].every((c) => opts.contenders.includes(c));
-  writeResults(complete ? 'http-instructions' : 'http-instructions-partial', 'HTTP overhead in CPU instructions (callgrind)', command, parts.join('\n\n'), {
+  const work = opts.workloads.includes('http-work') && opts.workloads.every(isWork) && opts.contenders.includes('vigil');
+  const name = complete ? 'http-instructions' : work ? 'http-instructions-work' : 'http-instructions-partial';
+  writeResults(name, 'HTTP overhead in CPU instructions (callgrind)', command, parts.join('\n\n'), {
     workloads: data,
     workloadTitles: Object.fromEntries(opts.workloads.map((k) => [k, WORKLOADS[k].title])),
     titles: Object.fromEntries(used.map((k) => [k, CONTENDERS[k].title])),
@@ -555,6 +586,7 @@ async function main() {
   for (const w of opts.workloads) if (!WORKLOADS[w]) throw new Error(`unknown workload ${w}`);
   for (const c of opts.contenders) if (!CONTENDERS[c]) throw new Error(`unknown contender ${c}`);
   if (!opts.contenders.includes('baseline')) opts.contenders.unshift('baseline');
+  opts.workSteps = opts.workloads.some(isWork) ? opt('work-steps', 0) || calibrate() : 0;
   const steps = opt('work-steps', 0) || calibrate();
   const results = [];
   for (const w of opts.workloads) results.push(await runWorkload(w, opts.contenders, opts, steps));

@@ -215,7 +215,6 @@ function load(port, { total, connections = 8, path: reqPath = '/', paths, latenc
   // `paths`: request targets sent in turn (a shuffled list gives a realistic mix of label sets).
   const requests = (paths ?? [reqPath]).map((p) => Buffer.from(`GET ${p} HTTP/1.1\r\nHost: 127.0.0.1\r\n${headers}\r\n`, 'latin1'));
   const lat = latencies ? new Float64Array(total) : undefined;
-  const CRLF2 = Buffer.from('\r\n\r\n');
   return new Promise((resolve, reject) => {
     let sent = 0;
     let done = 0;
@@ -247,14 +246,13 @@ function load(port, { total, connections = 8, path: reqPath = '/', paths, latenc
       s.on('data', (d) => {
         buf = buf === null ? d : Buffer.concat([buf, d]);
         for (;;) {
-          const h = buf.indexOf(CRLF2);
-          if (h < 0) break;
-          const head = buf.toString('latin1', 0, h);
-          const m = /content-length: *(\d+)/i.exec(head);
-          if (!m) return finish(new Error(`response without Content-Length:\n${head}`));
-          const end = h + 4 + Number(m[1]);
-          if (buf.length < end) break;
-          if (statusChecked < 2 && !head.startsWith('HTTP/1.1 200')) return finish(new Error(`unexpected response: ${head.split('\r\n')[0]}`));
+          let end;
+          try {
+            end = responseEnd(buf, statusChecked < 2);
+          } catch (err) {
+            return finish(err);
+          }
+          if (end < 0) break;
           statusChecked++;
           buf = end === buf.length ? null : buf.subarray(end);
           if (lat) lat[slot] = Number(process.hrtime.bigint() - sentAt) / 1e6;
@@ -270,6 +268,68 @@ function load(port, { total, connections = 8, path: reqPath = '/', paths, latenc
       });
       sockets.push(s);
     }
+  });
+}
+
+const CRLF2 = Buffer.from('\r\n\r\n');
+
+/** Where the first whole response in buf ends (the servers here frame every body with Content-Length), or -1. */
+function responseEnd(buf, checkStatus) {
+  const h = buf.indexOf(CRLF2);
+  if (h < 0) return -1;
+  const head = buf.toString('latin1', 0, h);
+  const m = /content-length: *(\d+)/i.exec(head);
+  if (!m) throw new Error(`response without Content-Length:\n${head}`);
+  const end = h + 4 + Number(m[1]);
+  if (buf.length < end) return -1;
+  if (checkStatus && !head.startsWith('HTTP/1.1 200')) throw new Error(`unexpected response: ${head.split('\r\n')[0]}`);
+  return end;
+}
+
+/**
+ * One keep-alive connection to 127.0.0.1:port that sends GET reqPath one request at a time:
+ * `send()` resolves with that request's latency in ms. For latency runs that take turns between servers.
+ */
+function serialConnection(port, reqPath) {
+  const request = Buffer.from(`GET ${reqPath} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`, 'latin1');
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.setNoDelay(true);
+    let buf = null;
+    let pending = null;
+    let sentAt = 0n;
+    const fail = (err) => {
+      s.destroy();
+      if (pending) pending.reject(err);
+      pending = null;
+    };
+    s.on('data', (d) => {
+      buf = buf === null ? d : Buffer.concat([buf, d]);
+      let end;
+      try {
+        end = responseEnd(buf, true);
+      } catch (err) {
+        return fail(err);
+      }
+      if (end < 0) return;
+      buf = end === buf.length ? null : buf.subarray(end);
+      const p = pending;
+      pending = null;
+      p?.resolve(Number(process.hrtime.bigint() - sentAt) / 1e6);
+    });
+    s.on('error', (err) => (pending ? fail(err) : reject(err)));
+    s.on('close', () => fail(new Error('connection closed')));
+    s.on('connect', () =>
+      resolve({
+        send: () =>
+          new Promise((res, rej) => {
+            pending = { resolve: res, reject: rej };
+            sentAt = process.hrtime.bigint();
+            s.write(request);
+          }),
+        close: () => s.destroy(),
+      }),
+    );
   });
 }
 
@@ -394,6 +454,7 @@ module.exports = {
   serveIpc,
   processStats,
   load,
+  serialConnection,
   get,
   sumSamples,
   callgrindChild,
