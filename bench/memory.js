@@ -109,7 +109,7 @@ async function main() {
       endMB: s.end / 1048576,
       endAddedMB: (s.end - base.end) / 1048576,
       slopeMBPerMin: s.slope,
-      heapWarmMB: p.gcWarm.heapUsed / 1048576,
+      heapWarmMB: p.gcWarm ? p.gcWarm.heapUsed / 1048576 : NaN,
       heapEndMB: p.gcStats.heapUsed / 1048576,
     };
   }
@@ -125,7 +125,7 @@ async function main() {
       isBase ? '—' : fmt.signed((s.end - base.end) / 1048576),
       fmt.mb(s.max),
       `${fmt.signed(s.slope, 2)}`,
-      `${fmt.mb(p.gcWarm.heapUsed)} → ${fmt.mb(p.gcStats.heapUsed)}`,
+      `${p.gcWarm ? fmt.mb(p.gcWarm.heapUsed) : '—'} → ${fmt.mb(p.gcStats.heapUsed)}`,
       p.seriesCount ? fmt.int(p.seriesCount) : '—',
     ];
   });

@@ -49,13 +49,13 @@ function slope(xs, ys) {
   return den ? num / den : 0;
 }
 
-/** Median over rounds of contender / baseline, pairing each round's values. */
 /** The first and third quartiles of `xs`: the middle half of a set of ratios. */
 function middleHalf(xs) {
   const s = [...xs].sort((a, b) => a - b);
   return [s[Math.floor((s.length - 1) / 4)], s[Math.ceil(((s.length - 1) * 3) / 4)]];
 }
 
+/** Median over rounds of contender / baseline, pairing each round's values. */
 function medianRatio(values, baseValues) {
   return median(values.map((v, i) => v / baseValues[i]));
 }
