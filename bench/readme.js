@@ -129,7 +129,7 @@ function instructionsTable(rows) {
     '\n\nCPU instructions each contender adds per request, query or command, counted by `valgrind --tool=callgrind` in the process that does the work (the server for HTTP, the client for pg and Redis), with V8 made deterministic: ' +
     'unlike time, it does not move with the load of a shared machine (the per-run figures are under each benchmark\'s table below). "steady" leaves out major collections and libc\'s allocator. ' +
     'Instructions are not time (a cache miss costs more than an add), but where the CPU is the bottleneck the throughput ratio is about 1 / (1 + added share). ' +
-    'Commands: `node bench/http.js --instructions`, `node bench/pg.js --instructions`, `node bench/redis.js --instructions` (pg: OpenTelemetry column is @opentelemetry/instrumentation-pg, tracing; in-process fake server: its own work is in every count).'
+    'Commands: `node bench/http.js --instructions` (the ~1 ms handler: `--workloads http-work`, a run of its own), `node bench/pg.js --instructions`, `node bench/redis.js --instructions` (pg: OpenTelemetry column is @opentelemetry/instrumentation-pg, tracing; in-process fake server: its own work is in every count).'
   );
 }
 
