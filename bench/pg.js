@@ -57,7 +57,7 @@
 'use strict';
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
-const { callgrindChild, eachAtMost, fmt, median, middleHalf, opt, writeResults } = require('./lib/common');
+const { callgrindChild, eachAtMost, fmt, lastJsonLine, median, nodeChild, opt, writeResults } = require('./lib/common');
 const os = require('node:os');
 const path = require('node:path');
 
@@ -415,21 +415,7 @@ function childArgs(c, opts) {
     : [__filename, '--child', c.variant, c.workload, String(opts.ms), String(opts.warmupMs), String(opts.pool), String(opts.concurrency)];
 }
 
-function runChild(c, opts) {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, childArgs(c, opts), { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.on('exit', (code) => {
-      if (code !== 0) return reject(new Error(`${c.variant} ${c.workload ?? 'hook'} exited with ${code}`));
-      try {
-        resolve(JSON.parse(out.trim().split('\n').pop()));
-      } catch {
-        reject(new Error(`bad child output: ${out}`));
-      }
-    });
-  });
-}
+const runChild = (c, opts) => nodeChild(childArgs(c, opts), `${c.variant} ${c.workload ?? 'hook'}`);
 
 const VARIANTS = {
   baseline: 'no instrumentation',
@@ -488,8 +474,7 @@ async function main() {
     for (const [variant, title] of Object.entries(VARIANTS)) {
       const c = contenders.find((x) => x.workload === workload && x.variant === variant);
       const ratios = c.results.map((v, i) => v / base.results[i]);
-      const [q1, q3] = middleHalf(ratios);
-      const spread = variant === 'baseline' ? '' : `${(q1 * 100).toFixed(0)}% – ${(q3 * 100).toFixed(0)}%`;
+      const spread = variant === 'baseline' ? '' : fmt.middleHalf(ratios);
       const cpu = median(c.cpu);
       lines.push(
         `| ${SERVERS[WORKLOADS[workload].server]} | ${WORKLOADS[workload].title} | ${title} | ${Math.round(median(c.results)).toLocaleString('en-US')} | ${(median(ratios) * 100).toFixed(1)}% | ${spread} | ${cpu.toFixed(1)} µs | ${((baseCpu / cpu) * 100).toFixed(1)}% |`,
@@ -511,10 +496,9 @@ async function main() {
       for (const variant of ['vigil', 'otel']) {
         // Each slice against the baseline slice of the same rotation.
         const ratios = r[variant].map((x, i) => x[0] / r.baseline[i][0]);
-        const [q1, q3] = middleHalf(ratios);
         const cpu = median(r[variant].map((x) => x[1]));
         lines.push(
-          `| ${SERVERS[WORKLOADS[workload].server]} | ${WORKLOADS[workload].title} | ${VARIANTS[variant]} | ${(median(ratios) * 100).toFixed(1)}% | ${(q1 * 100).toFixed(0)}% – ${(q3 * 100).toFixed(0)}% | ${cpu.toFixed(1)} µs (baseline ${baseCpu.toFixed(1)} µs) | ${((baseCpu / cpu) * 100).toFixed(1)}% |`,
+          `| ${SERVERS[WORKLOADS[workload].server]} | ${WORKLOADS[workload].title} | ${VARIANTS[variant]} | ${(median(ratios) * 100).toFixed(1)}% | ${fmt.middleHalf(ratios)} | ${cpu.toFixed(1)} µs (baseline ${baseCpu.toFixed(1)} µs) | ${((baseCpu / cpu) * 100).toFixed(1)}% |`,
         );
       }
     }
@@ -557,7 +541,7 @@ async function runCounted(c, opts, dir, tag) {
     [__filename, '--child', c.variant, c.workload, String(opts.steps), String(opts.warmupSteps), String(opts.pool), String(opts.concurrency)],
     { VIGIL_BENCH_COUNT: '1' },
   );
-  const report = JSON.parse(stdout.trim().split('\n').pop());
+  const report = lastJsonLine(stdout);
   if (report.ops !== opts.steps) throw new Error(`${tag}: ${report.ops} queries measured, not ${opts.steps}`);
   return { total: total / opts.steps, steady: steady / opts.steps, seen: report.seen, seconds: (Date.now() - t0) / 1000 };
 }

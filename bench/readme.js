@@ -18,9 +18,8 @@ function readJson(name) {
   const f = path.join(RESULTS_DIR, `${name}.json`);
   return fs.existsSync(f) ? JSON.parse(fs.readFileSync(f, 'utf8')) : undefined;
 }
-function readText(...candidates) {
-  for (const f of candidates) if (fs.existsSync(f)) return fs.readFileSync(f, 'utf8');
-  return undefined;
+function readText(f) {
+  return fs.existsSync(f) ? fs.readFileSync(f, 'utf8') : undefined;
 }
 
 /** Markdown tables in a text: [{ header: [...], rows: [[...]] }]. */
@@ -185,7 +184,7 @@ function targets(http, scale, startup, memory, soak, pg, redis, instr) {
     `… and flat over a ${soak ? Math.round(soak.seconds / 60) : 10}-minute load`,
     soakV
       ? `vigil ${fmt.f1(soakV.warmMB)} → ${fmt.f1(soakV.endMB)} MB (slope ${fmt.signed(soakV.slopeMBPerMin, 2)} MB/min), baseline ${fmt.f1(soakB.warmMB)} → ${fmt.f1(soakB.endMB)} MB; added ${fmt.signed(soakV.warmAddedMB)} → ${fmt.signed(soakV.endAddedMB)} MB` +
-        (soakV.heapWarmMB !== undefined ? `; vigil's heap after a full GC ${fmt.f1(soakV.heapWarmMB)} → ${fmt.f1(soakV.heapEndMB)} MB (baseline ${fmt.f1(soakB.heapWarmMB)} → ${fmt.f1(soakB.heapEndMB)} MB)` : '')
+        (Number.isFinite(soakV.heapWarmMB) ? `; vigil's heap after a full GC ${fmt.f1(soakV.heapWarmMB)} → ${fmt.f1(soakV.heapEndMB)} MB (baseline ${fmt.f1(soakB.heapWarmMB)} → ${fmt.f1(soakB.heapEndMB)} MB)` : '')
       : 'run `node bench/memory.js --seconds 600`',
     // flat: vigil's own RSS does not climb after the warm-up (the size of what it adds is the row above)
     soakV ? verdict(soakV.endMB - soakV.warmMB <= 2 && soakV.slopeMBPerMin <= 0.5) : 'not measured',

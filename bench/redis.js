@@ -40,7 +40,7 @@ const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { callgrindChild, eachAtMost, fmt, median, middleHalf, opt, sumSamples, writeResults } = require('./lib/common');
+const { callgrindChild, eachAtMost, fmt, median, nodeChild, opt, sumSamples, writeResults } = require('./lib/common');
 
 const root = path.join(__dirname, '..');
 
@@ -212,21 +212,7 @@ function childArgs(c, opts) {
     : [__filename, '--child', ...common, c.variant, String(opts.ms), String(opts.warmupMs), String(opts.batch), '--redis', redisUrl];
 }
 
-function runChild(c, opts) {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, childArgs(c, opts), { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, VIGIL_BENCH_BUILD: vigilBuild } });
-    let out = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.on('exit', (code) => {
-      if (code !== 0) return reject(new Error(`${c.client} ${c.mode} ${c.variant} exited with ${code}`));
-      try {
-        resolve(JSON.parse(out.trim().split('\n').pop()));
-      } catch {
-        reject(new Error(`bad child output: ${out}`));
-      }
-    });
-  });
-}
+const runChild = (c, opts) => nodeChild(childArgs(c, opts), `${c.client} ${c.mode} ${c.variant}`, { VIGIL_BENCH_BUILD: vigilBuild });
 
 const VARIANTS = {
   baseline: 'no instrumentation',
@@ -234,7 +220,6 @@ const VARIANTS = {
   vigil: '@vigil/instrumentation-redis (metrics)',
 };
 const modeTitle = (mode, batch) => (mode === 'sequential' ? 'sequential awaits (SET, GET)' : `pipelines of ${batch} (SET, GET pairs)`);
-const spread = (ratios) => middleHalf(ratios).map((x) => `${(x * 100).toFixed(0)}%`).join(' – ');
 
 async function main() {
   const opts = {
@@ -280,7 +265,7 @@ async function main() {
       const ratios = c.results.map((v, i) => v / base.results[i]);
       const cpu = median(c.cpu);
       lines.push(
-        `| ${w.client} | ${modeTitle(w.mode, opts.batch)} | ${title} | ${fmt.int(median(c.results))} | ${fmt.pct(median(ratios))} | ${c === base ? '' : spread(ratios)} | ${cpu.toFixed(2)} µs | ${fmt.pct(median(base.cpu) / cpu)} |`,
+        `| ${w.client} | ${modeTitle(w.mode, opts.batch)} | ${title} | ${fmt.int(median(c.results))} | ${fmt.pct(median(ratios))} | ${c === base ? '' : fmt.middleHalf(ratios)} | ${cpu.toFixed(2)} µs | ${fmt.pct(median(base.cpu) / cpu)} |`,
       );
     }
   }
@@ -297,7 +282,7 @@ async function main() {
       const ratios = r.vigil.map((x, i) => x[0] / r.baseline[i][0]);
       const baseCpu = median(r.baseline.map((x) => x[1]));
       const cpu = median(r.vigil.map((x) => x[1]));
-      lines.push(`| ${w.client} | ${modeTitle(w.mode, opts.batch)} | ${VARIANTS.vigil} | ${fmt.pct(median(ratios))} | ${spread(ratios)} | ${cpu.toFixed(2)} µs (baseline ${baseCpu.toFixed(2)} µs) | ${fmt.pct(baseCpu / cpu)} |`);
+      lines.push(`| ${w.client} | ${modeTitle(w.mode, opts.batch)} | ${VARIANTS.vigil} | ${fmt.pct(median(ratios))} | ${fmt.middleHalf(ratios)} | ${cpu.toFixed(2)} µs (baseline ${baseCpu.toFixed(2)} µs) | ${fmt.pct(baseCpu / cpu)} |`);
     }
   }
   const raw = contenders.map((c) => `${c.client}/${c.mode}/${c.variant}: ${c.results.map((x) => Math.round(x)).join(', ')} ops/s; ${c.cpu.map((x) => x.toFixed(2)).join(', ')} µs/op`);

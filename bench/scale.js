@@ -26,7 +26,7 @@
 const { execFile } = require('node:child_process');
 const path = require('node:path');
 const zlib = require('node:zlib');
-const { opt, median, medianRatio, fmt, table, writeResults, freePort, spawnChild, ask, stopChild, load, get } = require('./lib/common');
+const { opt, median, medianRatio, fmt, table, writeResults, freePort, spawnChild, ask, stopChild, load, get, lastJsonLine } = require('./lib/common');
 const { rng } = require('./lib/series');
 
 const SCALE_APP = path.join(__dirname, 'lib', 'scale-app.js');
@@ -183,7 +183,7 @@ function runMicro(impl, k, ops) {
   return new Promise((resolve, reject) => {
     execFile(process.execPath, [MICRO, impl, String(k), String(ops)], { env: cleanEnv(), maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
       if (err) return reject(new Error(`${impl} ${k}: ${stderr || err.message}`));
-      resolve(JSON.parse(stdout.trim().split('\n').pop()).ns);
+      resolve(lastJsonLine(stdout).ns);
     });
   });
 }

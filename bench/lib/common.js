@@ -68,6 +68,8 @@ const fmt = {
   pct: (r) => (Number.isFinite(r) ? `${(r * 100).toFixed(1)}%` : '—'),
   /** A ratio as a signed change: 1.052 -> "+5.2%". */
   delta: (r) => (Number.isFinite(r) ? `${r >= 1 ? '+' : '−'}${Math.abs((r - 1) * 100).toFixed(1)}%` : '—'),
+  /** The middle half of a set of ratios: "96% – 102%". */
+  middleHalf: (ratios) => middleHalf(ratios).map((r) => `${(r * 100).toFixed(0)}%`).join(' – '),
   /** A value against its baseline: (1,052, 1,000) -> "+52 (+5.2%)". */
   added: (v, base) => `${v >= base ? '+' : '−'}${fmt.int(Math.abs(v - base))} (${fmt.delta(v / base)})`,
   signed: (n, digits = 1) => (Number.isFinite(n) ? `${n >= 0 ? '+' : '−'}${Math.abs(n).toFixed(digits)}` : '—'),
@@ -405,6 +407,28 @@ function callgrindChild(out, args, env = {}) {
   });
 }
 
+/** The JSON report a benchmark child prints as its last line of stdout. */
+function lastJsonLine(stdout) {
+  return JSON.parse(stdout.trim().split('\n').pop());
+}
+
+/** Runs `node ...args` (cwd: the repository) and resolves with its report (lastJsonLine); `what` names it in errors. */
+function nodeChild(args, what, env = {}) {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+    let out = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`${what} exited with ${code}`));
+      try {
+        resolve(lastJsonLine(out));
+      } catch {
+        reject(new Error(`bad output from ${what}: ${out}`));
+      }
+    });
+  });
+}
+
 /** Runs `run(task)` for every task, at most `jobs` at a time, in the tasks' order. */
 async function eachAtMost(jobs, tasks, run) {
   let next = 0;
@@ -442,7 +466,6 @@ module.exports = {
   percentile,
   slope,
   medianRatio,
-  middleHalf,
   fmt,
   table,
   machine,
@@ -457,6 +480,8 @@ module.exports = {
   serialConnection,
   get,
   sumSamples,
+  lastJsonLine,
+  nodeChild,
   callgrindChild,
   callgrindNode,
   callgrindWindow,
