@@ -209,14 +209,12 @@ function processStats() {
 
 /**
  * Sends `total` GET requests (to `path`, or to each of `paths` in turn) over `connections` keep-alive sockets with one
- * request in flight per socket, and resolves with the wall time (ns) and, when
- * `latencies` is set, every request's latency in ms. Responses must carry
- * Content-Length (every server of these benchmarks sends it).
+ * request in flight per socket, and resolves with the wall time (ns). Responses must carry
+ * Content-Length (every server of these benchmarks sends it). Latency runs use serialConnection.
  */
-function load(port, { total, connections = 8, path: reqPath = '/', paths, latencies = false, headers = '' }) {
+function load(port, { total, connections = 8, path: reqPath = '/', paths, headers = '' }) {
   // `paths`: request targets sent in turn (a shuffled list gives a realistic mix of label sets).
   const requests = (paths ?? [reqPath]).map((p) => Buffer.from(`GET ${p} HTTP/1.1\r\nHost: 127.0.0.1\r\n${headers}\r\n`, 'latin1'));
-  const lat = latencies ? new Float64Array(total) : undefined;
   return new Promise((resolve, reject) => {
     let sent = 0;
     let done = 0;
@@ -228,21 +226,15 @@ function load(port, { total, connections = 8, path: reqPath = '/', paths, latenc
       failed = true;
       for (const x of sockets) x.destroy();
       if (err) reject(err);
-      else resolve({ ns: Number(process.hrtime.bigint() - t0), latencies: lat });
+      else resolve({ ns: Number(process.hrtime.bigint() - t0) });
     };
     for (let c = 0; c < Math.min(connections, total); c++) {
       const s = net.connect(port, '127.0.0.1');
       s.setNoDelay(true);
       let buf = null;
-      let sentAt = 0n;
-      let slot = -1;
       let statusChecked = 0;
       const next = () => {
-        if (sent < total) {
-          slot = sent++;
-          if (lat) sentAt = process.hrtime.bigint();
-          s.write(requests[slot % requests.length]);
-        }
+        if (sent < total) s.write(requests[sent++ % requests.length]);
       };
       s.on('connect', next);
       s.on('data', (d) => {
@@ -257,7 +249,6 @@ function load(port, { total, connections = 8, path: reqPath = '/', paths, latenc
           if (end < 0) break;
           statusChecked++;
           buf = end === buf.length ? null : buf.subarray(end);
-          if (lat) lat[slot] = Number(process.hrtime.bigint() - sentAt) / 1e6;
           done++;
           if (done === total) return finish();
           next();
