@@ -55,7 +55,6 @@
 // and the built packages (`tsc -b`). Creates the table vigil_bench_users (100,000 rows,
 // primary key id) once and leaves it for the next run.
 'use strict';
-const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const { callgrindChild, eachAtMost, fmt, lastJsonLine, median, nodeChild, opt, writeResults } = require('./lib/common');
 const os = require('node:os');

@@ -36,7 +36,6 @@
 // the built packages (`tsc -b`). Keys are written under a unique `vigil:bench:<pid>:` prefix
 // and deleted afterwards.
 'use strict';
-const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
