@@ -48,8 +48,8 @@
 //   node bench/http.js --instructions [--runs 2] [--jobs 2] [--warmup-requests 12000] [--requests 20000]
 //                      [--connections 4] [--idle-ms 2000] [--workloads http-hello,express-hello]
 //                      [--contenders baseline,vigil,prom-client,otel]
-//   The ~1 ms handler, a run of its own (a quarter of the warm-up and 1/40 of the requests, each ~250
-//   times dearer; results/http-instructions-work.md, about 12 minutes):
+//   The ~1 ms handler, a run of its own (1/40 of the requests, each ~250 times dearer, after a
+//   warm-up of MIN_WARMUP_REQUESTS; results/http-instructions-work.md, about 20 minutes):
 //     node bench/http.js --instructions --workloads http-work
 //
 //   drive one server you started yourself (e.g. under --cpu-prof):
@@ -82,13 +82,21 @@ const {
 } = require('./lib/common');
 
 const APP = path.join(__dirname, 'lib', 'http-app.js');
+/**
+ * Requests every server serves before anything is measured. V8 optimizes the application's request
+ * handler after 3,000-4,000 calls (it counts calls, it does not time them), inlining what the
+ * handler calls: the ~1 ms handler's loop then runs ~20% fewer instructions per step. A server
+ * measured on the way there is measured on code the others may already have left behind (this
+ * was the ~1 ms handler's +2% in instructions with a 3,000-request warm-up; bench/notes.md).
+ */
+const MIN_WARMUP_REQUESTS = 6000;
 /** --instructions: requests per warm-up load (each on new connections, each followed by a mark). */
 const WARMUP_LOAD = 1000;
 // --instructions: Express costs ~10 times a node:http hello world per request, the ~1 ms handler
 // ~250 times (~12 M instructions, ~50 ms under callgrind); dearer requests, fewer of them.
 const isWork = (key) => WORKLOADS[key].path === '/work';
 const windowRequests = (key, opts) => Math.round(isWork(key) ? opts.requests / 40 : WORKLOADS[key].framework === 'express' ? opts.requests / 5 : opts.requests);
-const warmupRequests = (key, opts) => (isWork(key) ? Math.round(opts.warmup / 4) : opts.warmup);
+const warmupRequests = (key, opts) => Math.max(MIN_WARMUP_REQUESTS, isWork(key) ? Math.round(opts.warmup / 4) : opts.warmup);
 
 const WORKLOADS = {
   'http-hello': { framework: 'http', path: '/', title: 'node:http, hello world' },
@@ -273,14 +281,16 @@ async function runWorkload(key, names, opts, steps) {
   const servers = [];
   try {
     for (const n of eligible) servers.push(await startServer(n, key, steps));
-    // Warm-up (JIT, pools, lazily created series): one throughput run and one latency run per server, unmeasured.
+    // Warm-up (JIT, pools, lazily created series): a throughput run of at least MIN_WARMUP_REQUESTS and
+    // a latency run per server, unmeasured.
     // Express hello world serves about a third of node:http's rate: half the requests keep rounds short
     const total = w.path === '/work' ? opts.workRequests : w.framework === 'express' ? Math.round(opts.requests / 2) : opts.requests;
     const latTotal = w.path === '/work' ? Math.max(100, Math.round(opts.latencyRequests / 3)) : opts.latencyRequests;
+    const warmup = Math.max(total, MIN_WARMUP_REQUESTS);
     for (const s of servers) {
-      await load(s.port, { total, connections: 8, path: w.path });
+      await load(s.port, { total: warmup, connections: 8, path: w.path });
       await load(s.port, { total: latTotal, connections: 1, path: w.path });
-      s.served += total + latTotal;
+      s.served += warmup + latTotal;
     }
     process.stderr.write(`${key}: ${servers.length} contenders, ${opts.rounds} rounds of ${total} requests (8 connections) + ${latTotal} (1 connection)\n`);
     for (let r = 0; r < opts.rounds; r++) {
@@ -307,7 +317,7 @@ async function runWorkload(key, names, opts, steps) {
         s.counted = counted;
       }
     }
-    return { key, title: w.title, total, latTotal, servers };
+    return { key, title: w.title, total, latTotal, warmup, servers };
   } catch (err) {
     for (const s of servers) if (s.stderr()) process.stderr.write(`--- ${s.name} stderr:\n${s.stderr()}\n`);
     throw err;
@@ -365,7 +375,7 @@ function report(results, opts, steps) {
           ['contender', 'req/s', 'req/s vs baseline', 'server CPU µs/req', 'CPU vs baseline', 'p50 ms', 'p99 ms', 'p99 added', 'RSS MB', 'RSS added MB'],
           rows,
         ) +
-        `\n\n${res.total.toLocaleString('en-US')} requests per throughput run (8 keep-alive connections), ${res.latTotal.toLocaleString('en-US')} per latency run (one connection, one request at a time).`,
+        `\n\n${res.total.toLocaleString('en-US')} requests per throughput run (8 keep-alive connections), ${res.latTotal.toLocaleString('en-US')} per latency run (one connection, one request at a time), after a warm-up of ${res.warmup.toLocaleString('en-US')} + ${res.latTotal.toLocaleString('en-US')} per server.`,
     );
   }
   const used = [...new Set(results.flatMap((r) => r.servers.map((s) => s.name)))];
