@@ -161,7 +161,9 @@ function targets(http, scale, startup, memory, soak, pg, redis, instr) {
   rows.push([
     'node:http ~1 ms handler: requests/s ≥ 99% of baseline',
     (work ? `${fmt.pct(work.rpsRatio)} (A/A control ${fmt.pct(http.workloads['http-work'].contenders['baseline-2']?.rpsRatio)})` : '—') +
-      (workInstr ? `; instructions ${fmt.delta(1 + workInstr.ratio)} per request (steady ${fmt.delta(1 + workInstr.steadyRatio)}): ${fmt.pct(workShare)} of requests/s where the server's CPU is the bottleneck` : ''),
+      (workInstr
+        ? `; instructions ${workInstr.added >= 0 ? '+' : '−'}${fmt.int(Math.abs(workInstr.added))} per request (${fmt.delta(1 + workInstr.ratio)}; steady ${fmt.delta(1 + workInstr.steadyRatio)}): ${fmt.pct(workShare)} of requests/s where the server's CPU is the bottleneck`
+        : ''),
     workInstr ? (workShare >= 0.99 ? 'met by instructions' : '**missed** by instructions') : verdict(work && work.rpsRatio >= 0.99),
   ]);
   const p99 = [hello, work].filter(Boolean).map((c) => c.p99AddedMs);
