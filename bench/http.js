@@ -48,7 +48,7 @@
 //   node bench/http.js --instructions [--runs 2] [--jobs 2] [--warmup-requests 12000] [--requests 20000]
 //                      [--connections 4] [--idle-ms 2000] [--workloads http-hello,express-hello]
 //                      [--contenders baseline,vigil,prom-client,otel]
-//   The ~1 ms handler, a run of its own (1/40 of the requests, each ~250 times dearer, after a
+//   The ~1 ms handler, a run of its own (1/40 of the requests, each ~150-200 times dearer, after a
 //   warm-up of MIN_WARMUP_REQUESTS; results/http-instructions-work.md, about 20 minutes):
 //     node bench/http.js --instructions --workloads http-work
 //
@@ -93,7 +93,7 @@ const MIN_WARMUP_REQUESTS = 6000;
 /** --instructions: requests per warm-up load (each on new connections, each followed by a mark). */
 const WARMUP_LOAD = 1000;
 // --instructions: Express costs ~10 times a node:http hello world per request, the ~1 ms handler
-// ~250 times (~12 M instructions, ~50 ms under callgrind); dearer requests, fewer of them.
+// ~150-200 times (7-9 M instructions once optimized, ~40 ms under callgrind); dearer requests, fewer of them.
 const isWork = (key) => WORKLOADS[key].path === '/work';
 const windowRequests = (key, opts) => Math.round(isWork(key) ? opts.requests / 40 : WORKLOADS[key].framework === 'express' ? opts.requests / 5 : opts.requests);
 const warmupRequests = (key, opts) => Math.max(MIN_WARMUP_REQUESTS, isWork(key) ? Math.round(opts.warmup / 4) : opts.warmup);
