@@ -596,7 +596,6 @@ async function main() {
   for (const w of opts.workloads) if (!WORKLOADS[w]) throw new Error(`unknown workload ${w}`);
   for (const c of opts.contenders) if (!CONTENDERS[c]) throw new Error(`unknown contender ${c}`);
   if (!opts.contenders.includes('baseline')) opts.contenders.unshift('baseline');
-  opts.workSteps = opts.workloads.some(isWork) ? opt('work-steps', 0) || calibrate() : 0;
   const steps = opt('work-steps', 0) || calibrate();
   const results = [];
   for (const w of opts.workloads) results.push(await runWorkload(w, opts.contenders, opts, steps));
