@@ -117,12 +117,16 @@ function instructionRows(redisMd) {
   return rows;
 }
 
+/** Instructions a contender adds per operation (an instructionRows cell): "+2,926 (+0.0%) · steady +0.0%". */
+function instructionsAdded(c) {
+  return c ? `${c.added >= 0 ? '+' : '−'}${fmt.int(Math.abs(c.added))} (${fmt.delta(1 + c.ratio)})${Number.isFinite(c.steadyRatio) ? ` · steady ${fmt.delta(1 + c.steadyRatio)}` : ''}` : '—';
+}
+
 function instructionsTable(rows) {
-  const cell = (c) => (c ? `${c.added >= 0 ? '+' : '−'}${fmt.int(Math.abs(c.added))} (${fmt.delta(1 + c.ratio)})${Number.isFinite(c.steadyRatio) ? ` · steady ${fmt.delta(1 + c.steadyRatio)}` : ''}` : '—');
   return (
     table(
       ['workload', 'baseline instructions', 'vigil', 'prom-client (hand-written)', 'express-prom-bundle', 'OpenTelemetry'],
-      rows.map((r) => [r.workload, `${fmt.int(r.baseline)} / ${r.unit}`, cell(r.contenders.vigil), cell(r.contenders['prom-client']), cell(r.contenders['prom-bundle']), cell(r.contenders.otel)]),
+      rows.map((r) => [r.workload, `${fmt.int(r.baseline)} / ${r.unit}`, ...['vigil', 'prom-client', 'prom-bundle', 'otel'].map((k) => instructionsAdded(r.contenders[k]))]),
       ['l', 'r', 'r', 'r', 'r', 'r'],
     ) +
     '\n\nCPU instructions each contender adds per request, query or command, counted by `valgrind --tool=callgrind` in the process that does the work (the server for HTTP, the client for pg and Redis), with V8 made deterministic: ' +
@@ -162,7 +166,7 @@ function targets(http, scale, startup, memory, soak, pg, redis, instr) {
     'node:http ~1 ms handler: requests/s ≥ 99% of baseline',
     (work ? `${fmt.pct(work.rpsRatio)} (A/A control ${fmt.pct(http.workloads['http-work'].contenders['baseline-2']?.rpsRatio)})` : '—') +
       (workInstr
-        ? `; instructions ${workInstr.added >= 0 ? '+' : '−'}${fmt.int(Math.abs(workInstr.added))} per request (${fmt.delta(1 + workInstr.ratio)}; steady ${fmt.delta(1 + workInstr.steadyRatio)}): ${fmt.pct(workShare)} of requests/s where the server's CPU is the bottleneck`
+        ? `; instructions added per request ${instructionsAdded(workInstr)}: ${fmt.pct(workShare)} of requests/s where the server's CPU is the bottleneck`
         : ''),
     workInstr ? (workShare >= 0.99 ? 'met by instructions' : '**missed** by instructions') : verdict(work && work.rpsRatio >= 0.99),
   ]);
