@@ -34,7 +34,7 @@ const RULES: ReadonlyArray<readonly [RegExp, string]> = [
 export function normalizeErrorMessage(message: unknown, maxLength = 100): string {
   if (message === undefined || message === null) return 'unknown';
   // Work on a bounded prefix: nothing past it could survive truncation anyway.
-  let s = String(message).slice(0, maxLength * 8).replace(/[\u0000-\u001f\u007f]+/g, ' ');
+  let s = truncate(String(message), maxLength * 8).replace(/[\u0000-\u001f\u007f]+/g, ' ');
   for (const [re, placeholder] of RULES) s = s.replace(re, placeholder);
   s = truncate(s.replace(/\s+/g, ' ').trim(), maxLength).trimEnd();
   return s === '' ? 'unknown' : s;

@@ -167,6 +167,11 @@ describe('gateway: error_message normalisation', () => {
     expect(s.length).to.be.at.most(25);
     expect(() => encodeURIComponent(s)).to.not.throw();
   });
+  it('never splits a surrogate pair where it bounds the input before the rules run (a fuzz counterexample)', () => {
+    // the bound is 8 × maxLength = 64 code units, and the 64th is the first half of 𐀀
+    const s = normalizeErrorMessage('%000xdeadbeefreq_9f8e7d6c550e8400-e29b-41d4-a716-446655440000\u{10000}\u{10000}', 8);
+    expect(() => encodeURIComponent(s)).to.not.throw();
+  });
 });
 
 describe('gateway: channel status', () => {
