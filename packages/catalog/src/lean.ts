@@ -132,6 +132,8 @@ export abstract class LeanFamily<S extends Series> {
     readonly entry: RecordedEntry,
     readonly scope: LeanScope,
     private readonly registry: LeanRegistry,
+    /** Whether the registry's cardinality limit applies (not to the overflow counter: see noteOverflow()). */
+    private readonly limited = true,
   ) {
     this.depth = entry.labels.length;
     this.interner = registry.interner;
@@ -173,7 +175,7 @@ export abstract class LeanFamily<S extends Series> {
 
   /** A label set without a series: create it, or the overflow series past the limit. */
   private miss(values: LabelValues): S {
-    if (this.series.length >= this.registry.cardinalityLimit) return this.overflow();
+    if (this.limited && this.series.length >= this.registry.cardinalityLimit) return this.overflow();
     const depth = this.depth;
     const attributes: Attributes = {};
     for (let i = 0; i < depth; i++) attributes[this.entry.labels[i]!] = String(values[i]);
@@ -319,7 +321,8 @@ export class LeanRegistry implements MetricProducer {
   private readonly overflows: LeanValueFamily;
 
   constructor() {
-    this.overflows = new LeanValueFamily(vigilMetricOverflowTotal, { name: '@vigil/catalog' }, this);
+    // Not limited: its series are one per family name, and past a limit it would count its own overflow.
+    this.overflows = new LeanValueFamily(vigilMetricOverflowTotal, { name: '@vigil/catalog' }, this, false);
   }
 
   /** The counter or gauge family for entry, created once (a second call returns the same family). */
@@ -347,7 +350,7 @@ export class LeanRegistry implements MetricProducer {
 
   /** Counts a measurement that went to an overflow series (vigil_metric_overflow_total). */
   noteOverflow(metric: string): void {
-    // The overflow counter has one series per family name, so it cannot overflow itself.
+    // One series per family name, however low the limit (the family is not limited).
     this.overflows.get([metric]).value++;
   }
 

@@ -83,6 +83,20 @@ describe('lean accumulators', () => {
     expect(text).to.include('vigil_metric_overflow_total{metric="cache_operations_total"} 97');
   });
 
+  it('counts the overflows of more families than the limit allows series (the overflow counter is not limited)', async () => {
+    const r = new LeanRegistry();
+    r.cardinalityLimit = 1;
+    const c = r.values(cacheOperationsTotal, scope);
+    const h = r.histogram(httpRequestDurationSeconds, scope);
+    for (let i = 0; i < 3; i++) {
+      c.add([`op${i}`, 'hit']);
+      h.record(['GET', `/e${i}`], 0.1);
+    }
+    const text = await exposition(r);
+    expect(text).to.include('vigil_metric_overflow_total{metric="cache_operations_total"} 2');
+    expect(text).to.include('vigil_metric_overflow_total{metric="http_request_duration_seconds"} 2');
+  });
+
   it('returns the same family for the same entry', () => {
     const r = new LeanRegistry();
     expect(r.values(httpRequestsTotal, scope)).to.equal(r.values(httpRequestsTotal, scope));
