@@ -127,6 +127,11 @@ export abstract class LeanFamily<S extends Series> {
   private overflowSeries: S | undefined;
   /** Every live series, for collection. */
   readonly series: S[] = [];
+  /**
+   * Counts clear() calls: whoever keeps series of this family to skip its lookup (the HTTP recorder's
+   * RequestSeries) must drop them when this changes, or it would record into series no longer collected.
+   */
+  generation = 0;
 
   constructor(
     readonly entry: RecordedEntry,
@@ -223,6 +228,12 @@ export abstract class LeanFamily<S extends Series> {
     this.slots = new Array<S | undefined>(16).fill(undefined);
     this.series.length = 0;
     this.single = this.overflowSeries = undefined;
+    this.generation++;
+  }
+
+  /** Whether s is the series that label sets past the cardinality limit share (see overflow()). */
+  isOverflow(s: S): boolean {
+    return s === this.overflowSeries;
   }
 
   private overflow(): S {

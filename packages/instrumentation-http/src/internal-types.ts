@@ -55,8 +55,8 @@ export class RequestState {
   sink: RequestSink | null = null;
   /** nowMs() at the start. */
   start = 0;
-  /** Interned method label. */
-  method = '';
+  /** The method, as its index in METHOD_LABELS (normalise.ts). */
+  method = 0;
   framework: Framework = Framework.None;
   /** Route template found by a framework patch. */
   route: string | undefined = undefined;
@@ -71,7 +71,7 @@ export class RequestState {
     this.next = null;
     this.sink = null;
     this.start = 0;
-    this.method = '';
+    this.method = 0;
     this.framework = Framework.None;
     this.route = undefined;
     this.mount = null;

@@ -7,6 +7,12 @@
 export const OTHER_METHOD = '_OTHER';
 /** Status label of a request whose connection closed before its response finished (nginx's 499). */
 export const ABORTED_STATUS = '499';
+/** Its status code. */
+export const ABORTED_CODE = 499;
+/** user_role when no user is on the request. */
+export const ANONYMOUS_ROLE = 'anonymous';
+/** user_role for a user without a usable role (the seed's getattr(user, 'role', 'user')). */
+export const USER_ROLE = 'user';
 /** Endpoint label of a request a framework handled without matching any route. */
 export const UNMATCHED_ENDPOINT = 'unmatched';
 /** Endpoint label of a request whose target is not a path ('*', garbage). */
@@ -16,42 +22,55 @@ export const ID_SEGMENT = ':id';
 /** Ends a template whose path had more segments than kept. */
 export const MORE_SEGMENTS = '*';
 
-/** The method label: one of the standard methods, else OTHER_METHOD. Never allocates. */
-export function methodLabel(method: string | undefined): string {
+/** The method labels, by methodIndex(): the standard methods, then OTHER_METHOD. */
+export const METHOD_LABELS: readonly string[] = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS', 'CONNECT', 'TRACE', 'QUERY', OTHER_METHOD];
+
+/** The index of a method's label in METHOD_LABELS. */
+export function methodIndex(method: string | undefined): number {
   // Node's parser hands out its own constant strings, so these compare fast.
   switch (method) {
     case 'GET':
-      return 'GET';
+      return 0;
     case 'POST':
-      return 'POST';
+      return 1;
     case 'PUT':
-      return 'PUT';
+      return 2;
     case 'DELETE':
-      return 'DELETE';
+      return 3;
     case 'PATCH':
-      return 'PATCH';
+      return 4;
     case 'HEAD':
-      return 'HEAD';
+      return 5;
     case 'OPTIONS':
-      return 'OPTIONS';
+      return 6;
     case 'CONNECT':
-      return 'CONNECT';
+      return 7;
     case 'TRACE':
-      return 'TRACE';
+      return 8;
     case 'QUERY':
-      return 'QUERY';
+      return 9;
     default:
-      return OTHER_METHOD;
+      return 10;
   }
+}
+
+/** The method label: one of the standard methods, else OTHER_METHOD. Never allocates. */
+export function methodLabel(method: string | undefined): string {
+  return METHOD_LABELS[methodIndex(method)]!;
 }
 
 const STATUS_LABELS: (string | undefined)[] = new Array<string | undefined>(1000);
 for (let c = 100; c < 600; c++) STATUS_LABELS[c] = String(c);
 
+/** A status code as it is counted: itself if a whole number in 100..999, else 0. */
+export function countedStatus(code: number): number {
+  return code >= 100 && code <= 999 && (code | 0) === code ? code : 0;
+}
+
 /** The status label for a status code ('200'); codes outside 100..999 become '0'. */
 export function statusLabel(code: number): string {
-  if (code >= 100 && code <= 999 && (code | 0) === code) return (STATUS_LABELS[code] ??= String(code));
-  return '0';
+  const counted = countedStatus(code);
+  return counted === 0 ? '0' : (STATUS_LABELS[counted] ??= String(counted));
 }
 
 // ---------------------------------------------------------------- paths

@@ -2,10 +2,10 @@
 // 'close' listener record the three HTTP metrics into lean accumulators.
 //
 // Per request it allocates nothing of its own once the label set is known:
-// the request state comes from a pool, label values are interned strings from
-// fixed tables or route templates computed once, the label arrays are reused
-// scratch arrays, and the series are found through the registry's Map tree.
-// Node itself allocates the channel messages (only while someone subscribes).
+// the request state comes from a pool, label values are strings from fixed
+// tables or route templates computed once, and RequestSeries finds the series
+// (request-series.ts). Node itself allocates the channel messages (only while
+// someone subscribes).
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { types } from 'node:util';
 import { safeExecuteInTheMiddle } from '@opentelemetry/instrumentation';
@@ -16,9 +16,7 @@ import {
   logOnce,
   nameValue,
   truncate,
-  type LeanHistogramFamily,
   type LeanRegistry,
-  type LeanValueFamily,
   type ValueSeries,
 } from '@vigil/catalog';
 import { nowMs } from '@vigil/catalog/clock';
@@ -39,17 +37,14 @@ import {
   type ServerResponse,
   type Socket,
 } from './internal-types';
-import { ABORTED_STATUS, methodLabel, statusLabel, UNMATCHED_ENDPOINT } from './normalise';
+import { ABORTED_CODE, ANONYMOUS_ROLE, countedStatus, methodIndex, UNMATCHED_ENDPOINT, USER_ROLE } from './normalise';
+import { RequestSeries } from './request-series';
 import type { Settings } from './settings';
 import { PACKAGE_NAME, PACKAGE_VERSION } from './version';
 
 export const REQUEST_START_CHANNEL = 'http.server.request.start';
 export const RESPONSE_FINISH_CHANNEL = 'http.server.response.finish';
 
-/** user_role when no user is on the request. */
-export const ANONYMOUS_ROLE = 'anonymous';
-/** user_role for a user without a usable role (the seed's getattr(user, 'role', 'user')). */
-export const USER_ROLE = 'user';
 const MAX_ROLE_LENGTH = 32;
 const POOL_MAX = 1024;
 
@@ -134,11 +129,8 @@ function kindOf(v: unknown): string {
 
 export class HttpRecorder implements RequestSink {
   private settings: Settings;
-  private readonly requests: LeanValueFamily;
-  private readonly duration: LeanHistogramFamily;
+  private readonly series: RequestSeries;
   private readonly inflight: ValueSeries;
-  private readonly l4: string[] = ['', '', '', ''];
-  private readonly l2: string[] = ['', ''];
   private readonly pool: RequestState[] = [];
   /** Requests this recorder has in flight. */
   private live = 0;
@@ -162,8 +154,7 @@ export class HttpRecorder implements RequestSink {
   constructor(settings: Settings, registry: LeanRegistry) {
     this.settings = settings;
     const scope = { name: PACKAGE_NAME, version: PACKAGE_VERSION };
-    this.requests = registry.values(httpRequestsTotal, scope);
-    this.duration = registry.histogram(httpRequestDurationSeconds, scope);
+    this.series = new RequestSeries(registry.values(httpRequestsTotal, scope), registry.histogram(httpRequestDurationSeconds, scope));
     this.inflight = registry.values(httpConcurrentConnections, scope).get([]);
   }
 
@@ -242,7 +233,7 @@ export class HttpRecorder implements RequestSink {
       st.res = (message as ServerMessage).response;
       st.sink = this;
       st.start = start;
-      st.method = methodLabel(req.method);
+      st.method = methodIndex(req.method);
       st.framework = kind === ServerKind.Fastify ? Framework.Fastify : Framework.None;
       const sock = socket as Marked<Socket>;
       const head = sock[kConn] as RequestState | null | undefined;
@@ -282,7 +273,7 @@ export class HttpRecorder implements RequestSink {
       if (prev === null) sock[kConn] = st.next;
       else prev.next = st.next;
       st.next = null;
-      this.record(st, statusLabel(res.statusCode), end);
+      this.record(st, countedStatus(res.statusCode), end);
     } catch (err) {
       logOnce('http:finish', 'warn', `HTTP instrumentation failed at a response finish (${errorText(err)})`);
     }
@@ -292,30 +283,19 @@ export class HttpRecorder implements RequestSink {
     const end = nowMs();
     try {
       if (st.sink !== this || st.req === null) return;
-      this.record(st, ABORTED_STATUS, end);
+      this.record(st, ABORTED_CODE, end);
     } catch (err) {
       logOnce('http:abort', 'warn', `HTTP instrumentation failed recording an aborted request (${errorText(err)})`);
     }
   }
 
-  /** Counts a finished request; `end` is nowMs() at its end, read before the caller's try block. */
-  private record(st: RequestState, status: string, end: number): void {
+  /** Counts a finished request (`status`: countedStatus()); `end` is nowMs() at its end, read before the caller's try block. */
+  private record(st: RequestState, status: number, end: number): void {
     const seconds = (end - st.start) / 1000;
     this.live--;
     this.inflight.value--;
     try {
-      const endpoint = this.endpointOf(st);
-      const role = this.roleOf(st);
-      const l4 = this.l4;
-      l4[0] = st.method;
-      l4[1] = endpoint;
-      l4[2] = status;
-      l4[3] = role;
-      this.requests.get(l4).value++;
-      const l2 = this.l2;
-      l2[0] = st.method;
-      l2[1] = endpoint;
-      this.duration.get(l2).record(seconds);
+      this.series.record(st.method, this.endpointOf(st), status, this.roleOf(st), seconds);
     } finally {
       this.release(st);
     }
