@@ -11,15 +11,10 @@ const MAX_ENDPOINTS = 4096;
 const MAX_ROLES = 256;
 const METHODS = METHOD_LABELS.length;
 
-/** One endpoint's series: counters by requestKey(), histograms by method. */
+/** One endpoint's series: counters by RequestSeries.requestKey(), histograms by method. */
 class EndpointSeries {
   readonly requests = new Map<number, ValueSeries>();
   readonly durations: (HistogramSeries | undefined)[] = new Array<HistogramSeries | undefined>(METHODS).fill(undefined);
-}
-
-/** Method, counted status (0..999) and role number in one small integer. */
-function requestKey(method: number, status: number, role: number): number {
-  return (role * 1000 + status) * METHODS + method;
 }
 
 /**
@@ -51,41 +46,63 @@ export class RequestSeries {
   record(method: number, endpoint: string, status: number, role: string, seconds: number): void {
     if (this.requests.generation !== this.requestsGeneration || this.duration.generation !== this.durationGeneration) this.forget();
     const e = this.endpoints.get(endpoint);
-    const roleNumber = this.roleNumber(role);
-    const key = roleNumber < 0 ? -1 : requestKey(method, status, roleNumber);
-    const counter = (key < 0 ? undefined : e?.requests.get(key)) ?? this.newCounter(method, endpoint, status, role, key);
+    if (e === undefined) return this.recordNewEndpoint(method, endpoint, status, role, seconds);
+    const key = this.requestKey(method, status, role);
+    const counter = (key < 0 ? undefined : e.requests.get(key)) ?? this.newCounter(e, key, method, endpoint, status, role);
     counter.value++;
-    (e?.durations[method] ?? this.newHistogram(method, endpoint)).record(seconds);
+    (e.durations[method] ?? this.newHistogram(e, method, endpoint)).record(seconds);
   }
 
-  /** The families' lookup (it creates the series), remembered unless it is the overflow series. */
-  private newCounter(method: number, endpoint: string, status: number, role: string, key: number): ValueSeries {
+  /** An endpoint without remembered series: the families' lookup, remembered when it found series and there is room. */
+  private recordNewEndpoint(method: number, endpoint: string, status: number, role: string, seconds: number): void {
+    const counter = this.counterOf(method, endpoint, status, role);
+    counter.value++;
+    const histogram = this.histogramOf(method, endpoint);
+    histogram.record(seconds);
+    const keepCounter = !this.requests.isOverflow(counter);
+    const keepHistogram = !this.duration.isOverflow(histogram);
+    if ((keepCounter || keepHistogram) && this.endpoints.size < MAX_ENDPOINTS) {
+      const e = new EndpointSeries();
+      this.endpoints.set(endpoint, e);
+      const key = this.requestKey(method, status, role);
+      if (keepCounter && key >= 0) e.requests.set(key, counter);
+      if (keepHistogram) e.durations[method] = histogram;
+    }
+  }
+
+  private newCounter(e: EndpointSeries, key: number, method: number, endpoint: string, status: number, role: string): ValueSeries {
+    const s = this.counterOf(method, endpoint, status, role);
+    if (key >= 0 && !this.requests.isOverflow(s)) e.requests.set(key, s);
+    return s;
+  }
+
+  private newHistogram(e: EndpointSeries, method: number, endpoint: string): HistogramSeries {
+    const s = this.histogramOf(method, endpoint);
+    if (!this.duration.isOverflow(s)) e.durations[method] = s;
+    return s;
+  }
+
+  /** The families' lookup by label values (it creates the series). */
+  private counterOf(method: number, endpoint: string, status: number, role: string): ValueSeries {
     const l4 = this.l4;
     l4[0] = METHOD_LABELS[method]!;
     l4[1] = endpoint;
     l4[2] = statusLabel(status);
     l4[3] = role;
-    const s = this.requests.get(l4);
-    if (key >= 0 && !this.requests.isOverflow(s)) this.entry(endpoint)?.requests.set(key, s);
-    return s;
+    return this.requests.get(l4);
   }
 
-  private newHistogram(method: number, endpoint: string): HistogramSeries {
+  private histogramOf(method: number, endpoint: string): HistogramSeries {
     const l2 = this.l2;
     l2[0] = METHOD_LABELS[method]!;
     l2[1] = endpoint;
-    const s = this.duration.get(l2);
-    if (!this.duration.isOverflow(s)) {
-      const e = this.entry(endpoint);
-      if (e !== undefined) e.durations[method] = s;
-    }
-    return s;
+    return this.duration.get(l2);
   }
 
-  private entry(endpoint: string): EndpointSeries | undefined {
-    let e = this.endpoints.get(endpoint);
-    if (e === undefined && this.endpoints.size < MAX_ENDPOINTS) this.endpoints.set(endpoint, (e = new EndpointSeries()));
-    return e;
+  /** Method, counted status (0..999) and role number in one small integer; -1 for a role without a number. */
+  private requestKey(method: number, status: number, role: string): number {
+    const n = this.roleNumber(role);
+    return n < 0 ? -1 : (n * 1000 + status) * METHODS + method;
   }
 
   /** How many series it remembers: at most the series the families hold. */

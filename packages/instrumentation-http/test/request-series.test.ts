@@ -101,6 +101,16 @@ describe('RequestSeries: the series of a finished request', () => {
       'requests {"otel_metric_overflow":"true"} 100',
     ]);
     expect(series.remembered).to.equal(3); // two counters and the histogram
+    // new endpoints past the limits: '/b0' gets the histograms' second series, the rest only overflow series
+    for (let i = 0; i < 100; i++) series.record(0, `/b${i}`, 200, ANONYMOUS_ROLE, 0.01);
+    // a known endpoint with new methods: overflow series for both metrics
+    for (let method = 1; method < METHOD_LABELS.length; method++) series.record(method, '/a', 200, ANONYMOUS_ROLE, 0.01);
+    expect(series.remembered).to.equal(4);
+    expect(contents(f).filter((row) => row.startsWith('duration')).map((row) => row.split(' ').slice(0, 3).join(' '))).to.deep.equal([
+      'duration {"method":"GET","endpoint":"/a"} 103',
+      'duration {"method":"GET","endpoint":"/b0"} 1',
+      'duration {"otel_metric_overflow":"true"} 109',
+    ]);
   });
 
   it('counts statuses as countedStatus() does', () => {
