@@ -33,10 +33,13 @@
 // is the cost per request, total and "steady" (without major GC and libc's allocator). Then
 // `--idle-ms` without requests and a last mark, and the contender's own metrics are checked.
 // Medians over `--runs`, `--jobs` servers at a time. Writes results/http-instructions.md and
-// .json; a full run takes about 16 minutes on an otherwise quiet machine.
+// .json; a full run takes about 26 minutes on an otherwise quiet machine.
 //   - The warm-up is split because V8 keeps recompiling until it has seen connections come and
 //     go (and a mark's IPC) a few times: after one load of 12 000 requests it still compiles in
 //     the window, tripling the figure.
+//   - The warm-up is long because V8 tiers functions up by how much they have run: after 12 000
+//     requests some of Node's own http functions (and vigil's) still ran in their Sparkplug code
+//     or were compiled in the window, ~500 instructions per request in the baseline too.
 //   - The window is long so that the GCs it holds are a fair share of a server's, not luck.
 //   - What still depends on the machine's load is what runs by the clock. V8's memory reducer
 //     is off: at callgrind's pace a busy server looks idle to it, and its GCs drop compiled
@@ -45,7 +48,7 @@
 //     more per request than at full speed: it is left in, and its share is shown separately
 //     ("periodic work", from the idle period) as an upper bound.
 //
-//   node bench/http.js --instructions [--runs 2] [--jobs 2] [--warmup-requests 12000] [--requests 20000]
+//   node bench/http.js --instructions [--runs 2] [--jobs 2] [--warmup-requests 30000] [--requests 20000]
 //                      [--connections 4] [--idle-ms 2000] [--workloads http-hello,express-hello]
 //                      [--contenders baseline,vigil,prom-client,otel]
 //   The ~1 ms handler, a run of its own (1/40 of the requests, each ~150-200 times dearer, after a
@@ -96,7 +99,7 @@ const WARMUP_LOAD = 1000;
 // ~150-200 times (7-9 M instructions once optimized, ~40 ms under callgrind); dearer requests, fewer of them.
 const isWork = (key) => WORKLOADS[key].path === '/work';
 const windowRequests = (key, opts) => Math.round(isWork(key) ? opts.requests / 40 : WORKLOADS[key].framework === 'express' ? opts.requests / 5 : opts.requests);
-const warmupRequests = (key, opts) => Math.max(MIN_WARMUP_REQUESTS, isWork(key) ? Math.round(opts.warmup / 4) : opts.warmup);
+const warmupRequests = (key, opts) => Math.max(MIN_WARMUP_REQUESTS, isWork(key) ? Math.round(opts.warmup / 5) : opts.warmup);
 
 const WORKLOADS = {
   'http-hello': { framework: 'http', path: '/', title: 'node:http, hello world' },
@@ -466,7 +469,7 @@ async function instructions() {
   const opts = {
     runs: opt('runs', 2),
     jobs: opt('jobs', 2),
-    warmup: opt('warmup-requests', 12000),
+    warmup: opt('warmup-requests', 30000),
     requests: opt('requests', 20000),
     connections: opt('connections', 4),
     idleMs: opt('idle-ms', 2000),

@@ -206,7 +206,7 @@ async function partRecord(opts, data) {
   return (
     table(['recording into', 'ns/request at 10 label sets', 'at 1 000', 'at 10 000', 'vs vigil at 1 000'], rows) +
     `\n\nPer request: http_requests_total +1 (method, endpoint, status_code, user_role) and one http_request_duration_seconds observation (method, endpoint); ` +
-    `label sets visited in a shuffled order, all created before timing. vigil: the lean registry with reused label arrays (what the HTTP instrumentation does); ` +
+    `label sets visited in a shuffled order, all created before timing. vigil: what the HTTP instrumentation records through (RequestSeries over the lean registry: it remembers up to 4,096 endpoints, the rest take the registry's lookup by label values); ` +
     `otel-sdk: @opentelemetry/sdk-metrics sync Counter and Histogram with an attributes object per request, a Prometheus reader attached; ` +
     `prom-client: Counter.inc / Histogram.observe with a labels object per request. Median of ${opts.rounds} interleaved runs of ${opts.microOps.toLocaleString('en-US')} requests, each in a fresh process.`
   );

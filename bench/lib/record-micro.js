@@ -4,7 +4,7 @@
 // endpoint), over K distinct label sets visited in a shuffled order, in ns per request.
 //
 //   node bench/lib/record-micro.js <impl> <K> <ops>
-//   impl: vigil        lean registry, label values from the request (interned strings), reused scratch arrays
+//   impl: vigil        what @vigil/instrumentation-http records through: RequestSeries over the lean registry
 //         otel-sdk     OpenTelemetry SDK sync Counter + Histogram, an attributes object per request
 //         prom-client  prom-client Counter + Histogram, a labels object per request (as middleware does)
 'use strict';
@@ -34,20 +34,12 @@ if (impl === 'vigil') {
   const reg = catalog.leanRegistry();
   reg.cardinalityLimit = 1_000_000;
   const scope = { name: '@vigil/instrumentation-http' };
-  const requests = reg.values(reqEntry, scope);
-  const duration = reg.histogram(durEntry, scope);
-  const l4 = ['', '', '', ''];
-  const l2 = ['', ''];
-  record = (i, d) => {
-    l4[0] = methods[i];
-    l4[1] = endpoints[i];
-    l4[2] = '200';
-    l4[3] = 'user';
-    requests.get(l4).value++;
-    l2[0] = methods[i];
-    l2[1] = endpoints[i];
-    duration.get(l2).record(d);
-  };
+  // not part of the package's API: the instrumentation's own per-request lookup
+  const { RequestSeries } = require('../../packages/instrumentation-http/build/src/request-series');
+  const { METHOD_LABELS } = require('../../packages/instrumentation-http/build/src/normalise');
+  const series = new RequestSeries(reg.values(reqEntry, scope), reg.histogram(durEntry, scope));
+  const methodIndex = methods.map((m) => METHOD_LABELS.indexOf(m));
+  record = (i, d) => series.record(methodIndex[i], endpoints[i], 200, 'user', d);
 } else if (impl === 'otel-sdk') {
   const { MeterProvider, AggregationType } = require('@opentelemetry/sdk-metrics');
   const { PrometheusExporter } = require('@opentelemetry/exporter-prometheus');
