@@ -5,10 +5,10 @@
 
 /** Label for HTTP methods outside the standard set (as OpenTelemetry semantic conventions do). */
 export const OTHER_METHOD = '_OTHER';
-/** Status label of a request whose connection closed before its response finished (nginx's 499). */
-export const ABORTED_STATUS = '499';
-/** Its status code. */
+/** Status code of a request whose connection closed before its response finished (nginx's 499). */
 export const ABORTED_CODE = 499;
+/** Its status label. */
+export const ABORTED_STATUS = String(ABORTED_CODE);
 /** user_role when no user is on the request. */
 export const ANONYMOUS_ROLE = 'anonymous';
 /** user_role for a user without a usable role (the seed's getattr(user, 'role', 'user')). */

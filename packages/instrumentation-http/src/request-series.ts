@@ -4,9 +4,10 @@
 // here one Map lookup on the endpoint and one on a number find both (bench/notes.md, item 21).
 import type { HistogramSeries, LeanHistogramFamily, LeanValueFamily, ValueSeries } from '@vigil/catalog';
 import { ANONYMOUS_ROLE, METHOD_LABELS, statusLabel, USER_ROLE } from './normalise';
+import { NORMALISER_CACHE } from './settings';
 
 /** Endpoints remembered, as many as the path normaliser keeps templates. */
-const MAX_ENDPOINTS = 4096;
+const MAX_ENDPOINTS = NORMALISER_CACHE;
 /** Roles given a number (anonymous and user have theirs); requests of further roles take the families' lookup. */
 const MAX_ROLES = 256;
 const METHODS = METHOD_LABELS.length;

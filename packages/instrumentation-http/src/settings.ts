@@ -6,8 +6,8 @@ import type { HttpRouteResolver, HttpServerInstrumentationConfig, HttpUserRoleRe
 export const DEFAULT_IGNORE_PATHS: readonly string[] = ['/metrics'];
 export const DEFAULT_MAX_PATH_SEGMENTS = 8;
 export const DEFAULT_MAX_PATH_SEGMENT_LENGTH = 64;
-/** Distinct normalised templates kept for allocation-free lookups. */
-const NORMALISER_CACHE = 4096;
+/** Distinct normalised templates kept for allocation-free lookups (and endpoints RequestSeries remembers). */
+export const NORMALISER_CACHE = 4096;
 
 export interface Settings {
   readonly ignore: PathMatcher;
