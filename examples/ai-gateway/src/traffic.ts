@@ -139,6 +139,7 @@ export async function runTraffic(options: TrafficOptions = {}): Promise<TrafficR
   let registered = 0;
   let modelTurn = 0;
   const nextModel = () => MODELS[modelTurn++ % MODELS.length]!;
+  let scans = 0;
 
   const register = async (): Promise<TrafficUser | undefined> => {
     const n = registered++;
@@ -313,7 +314,8 @@ export async function runTraffic(options: TrafficOptions = {}): Promise<TrafficR
       run: async () =>
         void (await client.json('/api/files', { method: 'POST', token: someone().apiKey, headers: { 'content-type': 'application/x-msdownload' }, body: randomBytes(2048) })),
     },
-    { name: 'scan', weight: 2, run: async () => void (await client.json(pick(SCANS))) },
+    // in list order, as a scanner probes: the first scan is always one the app flags
+    { name: 'scan', weight: 2, run: async () => void (await client.json(SCANS[scans++ % SCANS.length]!)) },
     {
       name: 'injection',
       weight: 1,
