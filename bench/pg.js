@@ -22,7 +22,7 @@
 // per query is measured in isolation (pg's Query lifecycle on a stub connection), which noise
 // from elsewhere barely touches.
 //
-//   node bench/pg.js [--rounds 11] [--slices 30] [--slice-ms 300] [--ms 1000] [--warmup-ms 400] [--pool 4] [--concurrency 8]
+//   node bench/pg.js [--rounds 11] [--slices 150] [--slice-ms 300] [--ms 1000] [--warmup-ms 400] [--pool 4] [--concurrency 8]
 //
 // writes bench/results/pg.md.
 //
@@ -431,7 +431,7 @@ async function main() {
     pool: opt('pool', 4),
     concurrency: opt('concurrency', 8),
     sliceMs: opt('slice-ms', 300),
-    slices: opt('slices', 30),
+    slices: opt('slices', 150),
   };
   await setup();
   const contenders = [];
@@ -486,8 +486,8 @@ async function main() {
       '',
       `Alternating in one process (both instrumentations loaded, switched on and off between ${opts.sliceMs} ms slices, ${opts.slices} slices each, rotating order):`,
       '',
-      '| server | query | contender | queries/s vs baseline (median of per-slice ratios) | middle half of the ratios | Node CPU per query (median) | baseline CPU / contender CPU |',
-      '|---|---|---|---:|---:|---:|---:|',
+      '| server | query | contender | queries/s vs baseline (median of per-slice ratios) | 95% confidence interval of that median | middle half of the ratios | Node CPU per query (median) | baseline CPU / contender CPU |',
+      '|---|---|---|---:|---:|---:|---:|---:|',
     );
     for (const workload of workloads) {
       const r = await runChild({ alternate: true, workload, variant: 'alternate' }, opts);
@@ -497,7 +497,7 @@ async function main() {
         const ratios = r[variant].map((x, i) => x[0] / r.baseline[i][0]);
         const cpu = median(r[variant].map((x) => x[1]));
         lines.push(
-          `| ${SERVERS[WORKLOADS[workload].server]} | ${WORKLOADS[workload].title} | ${VARIANTS[variant]} | ${(median(ratios) * 100).toFixed(1)}% | ${fmt.middleHalf(ratios)} | ${cpu.toFixed(1)} µs (baseline ${baseCpu.toFixed(1)} µs) | ${((baseCpu / cpu) * 100).toFixed(1)}% |`,
+          `| ${SERVERS[WORKLOADS[workload].server]} | ${WORKLOADS[workload].title} | ${VARIANTS[variant]} | ${(median(ratios) * 100).toFixed(1)}% | ${fmt.medianInterval(ratios)} | ${fmt.middleHalf(ratios)} | ${cpu.toFixed(1)} µs (baseline ${baseCpu.toFixed(1)} µs) | ${((baseCpu / cpu) * 100).toFixed(1)}% |`,
         );
       }
     }

@@ -57,6 +57,7 @@ function contenderRows(md, { where, what, label }) {
       rate: col(t, /\/s \(median\)/),
       ratio: col(t, /vs baseline/),
       cpu: col(t, /baseline CPU \//),
+      interval: col(t, /confidence interval/),
       slices: /per-slice/.test(t.header.join(' ')),
     };
     if (c.who < 0 || c.ratio < 0) continue;
@@ -64,7 +65,12 @@ function contenderRows(md, { where, what, label }) {
       const key = label(c.where >= 0 ? r[c.where] : undefined, c.what >= 0 ? r[c.what] : '');
       if (!groups.has(key)) groups.set(key, { workload: key });
       const who = r[c.who];
-      const cell = { qps: c.rate >= 0 ? num(r[c.rate]) : NaN, ratio: num(r[c.ratio]) / 100, cpuRatio: c.cpu >= 0 ? num(r[c.cpu]) / 100 : NaN };
+      const cell = {
+        qps: c.rate >= 0 ? num(r[c.rate]) : NaN,
+        ratio: num(r[c.ratio]) / 100,
+        cpuRatio: c.cpu >= 0 ? num(r[c.cpu]) / 100 : NaN,
+        interval: c.interval >= 0 ? r[c.interval] : undefined,
+      };
       const kind = /A\/A/i.test(who) ? 'aa' : /no instrumentation/i.test(who) ? 'baseline' : /vigil/i.test(who) ? 'vigil' : /opentelemetry/i.test(who) ? 'otel' : undefined;
       if (kind) groups.get(key)[c.slices ? `${kind}Slices` : kind] = cell;
     }
@@ -214,10 +220,14 @@ function targets(http, scale, startup, memory, soak, pg, redis, instr) {
     const separate = ratios('vigil');
     const slices = ratios('vigilSlices');
     const aa = ratios('aa');
+    // The workload that decides: the lowest alternating median, with its confidence interval.
+    const lowest = xs.filter((r) => r.vigilSlices).sort((a, b) => a.vigilSlices.ratio - b.vigilSlices.ratio)[0];
+    const lowestNote = lowest?.vigilSlices.interval ? ` (lowest: ${lowest.workload}, 95% interval ${lowest.vigilSlices.interval})` : '';
     rows.push([
       title,
       (separate.length
-        ? `${span(separate)} over ${separate.length} workloads (separate processes${aa.length ? `; A/A control ${span(aa)}` : ''})` + (slices.length ? `; alternating in one process ${span(slices)}` : '')
+        ? `${span(separate)} over ${separate.length} workloads (separate processes${aa.length ? `; A/A control ${span(aa)}` : ''})` +
+          (slices.length ? `; alternating in one process ${span(slices)}${lowestNote}` : '')
         : '—') + (added(instrPrefix).length ? `; instructions added per ${unit} ${range(added(instrPrefix))}` : ''),
       verdict(separate.length ? Math.min(...(slices.length ? slices : separate)) >= 0.97 : undefined),
     ]);

@@ -12,7 +12,7 @@
 // own noise moves the numbers. A second table pairs tighter still: one process with vigil
 // loaded, switched on and off between short slices (see alternateChild).
 //
-//   node bench/redis.js [--rounds 7] [--ms 2000] [--warmup-ms 3000] [--slices 30] [--slice-ms 300] [--batch 100]
+//   node bench/redis.js [--rounds 7] [--ms 2000] [--warmup-ms 3000] [--slices 150] [--slice-ms 300] [--batch 100]
 //       [--redis redis://127.0.0.1:6379]
 //
 // writes bench/results/redis.md.
@@ -227,7 +227,7 @@ async function main() {
     warmupMs: opt('warmup-ms', 3000),
     batch: opt('batch', 100),
     sliceMs: opt('slice-ms', 300),
-    slices: opt('slices', 30),
+    slices: opt('slices', 150),
   };
   const workloads = [];
   for (const client of ['ioredis', 'node-redis']) for (const mode of ['sequential', 'pipeline']) workloads.push({ client, mode });
@@ -273,15 +273,15 @@ async function main() {
       '',
       `Alternating in one process (vigil loaded, switched on and off between ${opts.sliceMs} ms slices, ${opts.slices} slices each, alternating order):`,
       '',
-      '| client | mode | contender | ops/s vs baseline (median of per-slice ratios) | middle half of the ratios | client CPU per command (median) | baseline CPU / contender CPU |',
-      '|---|---|---|---:|---:|---:|---:|',
+      '| client | mode | contender | ops/s vs baseline (median of per-slice ratios) | 95% confidence interval of that median | middle half of the ratios | client CPU per command (median) | baseline CPU / contender CPU |',
+      '|---|---|---|---:|---:|---:|---:|---:|',
     );
     for (const w of workloads) {
       const r = await runChild({ ...w, alternate: true, variant: 'alternate' }, opts);
       const ratios = r.vigil.map((x, i) => x[0] / r.baseline[i][0]);
       const baseCpu = median(r.baseline.map((x) => x[1]));
       const cpu = median(r.vigil.map((x) => x[1]));
-      lines.push(`| ${w.client} | ${modeTitle(w.mode, opts.batch)} | ${VARIANTS.vigil} | ${fmt.pct(median(ratios))} | ${fmt.middleHalf(ratios)} | ${cpu.toFixed(2)} µs (baseline ${baseCpu.toFixed(2)} µs) | ${fmt.pct(baseCpu / cpu)} |`);
+      lines.push(`| ${w.client} | ${modeTitle(w.mode, opts.batch)} | ${VARIANTS.vigil} | ${fmt.pct(median(ratios))} | ${fmt.medianInterval(ratios)} | ${fmt.middleHalf(ratios)} | ${cpu.toFixed(2)} µs (baseline ${baseCpu.toFixed(2)} µs) | ${fmt.pct(baseCpu / cpu)} |`);
     }
   }
   const raw = contenders.map((c) => `${c.client}/${c.mode}/${c.variant}: ${c.results.map((x) => Math.round(x)).join(', ')} ops/s; ${c.cpu.map((x) => x.toFixed(2)).join(', ')} µs/op`);

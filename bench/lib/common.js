@@ -55,6 +55,27 @@ function middleHalf(xs) {
   return [s[Math.floor((s.length - 1) / 4)], s[Math.ceil(((s.length - 1) * 3) / 4)]];
 }
 
+/**
+ * A 95% confidence interval of the median of `xs` that assumes nothing about their distribution:
+ * the order statistics x(k) and x(n+1-k), with k the largest for which at most 2.5% of the
+ * binomial(n, 1/2) distribution of "values below the median" lies under k. [NaN, NaN] for fewer
+ * than 6 values.
+ */
+function medianInterval(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const n = s.length;
+  // In logs: 0.5^n underflows past n = 1074.
+  let logP = n * Math.log(0.5); // P(X = 0)
+  let below = Math.exp(logP); // P(X <= k)
+  let k = 0;
+  while (below <= 0.025 && k < n / 2) {
+    k++;
+    logP += Math.log(n - k + 1) - Math.log(k);
+    below += Math.exp(logP);
+  }
+  return k === 0 ? [NaN, NaN] : [s[k - 1], s[n - k]];
+}
+
 /** Median over rounds of contender / baseline, pairing each round's values. */
 function medianRatio(values, baseValues) {
   return median(values.map((v, i) => v / baseValues[i]));
@@ -70,6 +91,8 @@ const fmt = {
   delta: (r) => (Number.isFinite(r) ? `${r >= 1 ? '+' : '−'}${Math.abs((r - 1) * 100).toFixed(1)}%` : '—'),
   /** The middle half of a set of ratios: "96% – 102%". */
   middleHalf: (ratios) => middleHalf(ratios).map((r) => `${(r * 100).toFixed(0)}%`).join(' – '),
+  /** The 95% confidence interval of the ratios' median (medianInterval). */
+  medianInterval: (ratios) => medianInterval(ratios).map((r) => fmt.pct(r)).join(' – '),
   /** A value against its baseline: (1,052, 1,000) -> "+52 (+5.2%)". */
   added: (v, base) => `${v >= base ? '+' : '−'}${fmt.int(Math.abs(v - base))} (${fmt.delta(v / base)})`,
   signed: (n, digits = 1) => (Number.isFinite(n) ? `${n >= 0 ? '+' : '−'}${Math.abs(n).toFixed(digits)}` : '—'),
@@ -454,6 +477,7 @@ module.exports = {
   opt,
   flag,
   median,
+  medianInterval,
   percentile,
   slope,
   medianRatio,
