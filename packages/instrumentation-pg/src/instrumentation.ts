@@ -111,9 +111,25 @@ const SCOPE = { name: PACKAGE_NAME, version: PACKAGE_VERSION };
  */
 class Statement {
   readonly labels: readonly [string, string];
-  duration: HistogramSeries | undefined = undefined;
+  private series: HistogramSeries | undefined = undefined;
+  /** The family's generation the series belongs to: a clear() drops the family's series. */
+  private generation = -1;
   constructor(info: StatementInfo) {
     this.labels = [info.table, info.operation];
+  }
+
+  /**
+   * Its series in the family. The overflow series is never kept: each measurement that goes
+   * there is counted in vigil_metric_overflow_total by the family's lookup.
+   */
+  duration(family: LeanHistogramFamily): HistogramSeries {
+    if (this.generation === family.generation) return this.series!;
+    const series = family.get(this.labels);
+    if (!family.isOverflow(series)) {
+      this.series = series;
+      this.generation = family.generation;
+    }
+    return series;
   }
 }
 
@@ -401,7 +417,7 @@ export class PgInstrumentation extends InstrumentationBase<PgInstrumentationConf
       const labels = statement.labels;
       if (start !== undefined) {
         const seconds = (end - start) / 1000;
-        (statement.duration ??= s.duration.get(labels)).record(seconds);
+        statement.duration(s.duration).record(seconds);
         if (seconds > s.slowSeconds) s.slow.get(labels).add(1);
       }
       if (failed) {

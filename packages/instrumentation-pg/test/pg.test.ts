@@ -1,12 +1,12 @@
 import { expect } from 'chai';
 import type * as PgModule from 'pg';
-import type { LeanRegistry } from '@vigil/catalog';
-import { dbQueryDurationSeconds } from '@vigil/catalog';
+import { dbQueryDurationSeconds, LeanRegistry } from '@vigil/catalog';
 import {
   freePort,
   inProcessMetrics,
   parseMetrics,
   pgConfig,
+  registryText,
   requireServices,
   sampleValue,
   samplesOf,
@@ -491,6 +491,34 @@ describe('PgInstrumentation against PostgreSQL', function () {
     expect(text).to.not.match(/vigil-secret|vigil_secret_alias|SELECT|INSERT/);
     await client.end();
     await pool.end();
+  });
+
+  it('past the cardinality limit, counts every query of a cached statement as an overflow; after a clear() records anew', async () => {
+    const registry = new LeanRegistry();
+    registry.cardinalityLimit = 1;
+    const named = 'SELECT v FROM vigil_pg_named WHERE id = $1';
+    const read = async (key: Record<string, string>) => value(parseMetrics(await registryText(registry)), 'db_query_duration_seconds_count', key);
+    const overflows = async () => value(parseMetrics(await registryText(registry)), 'vigil_metric_overflow_total', { metric: 'db_query_duration_seconds' });
+    instrumentation.setConfig({ ...baseConfig, registry });
+    try {
+      const client = await connected();
+      await client.query(named, [1]); // the one series the limit allows
+      for (let i = 0; i < 5; i++) await client.query('SELECT 1');
+      expect(await read({ table: 'vigil_pg_named', operation: 'select' })).to.equal(1);
+      expect(await read({ otel_metric_overflow: 'true' })).to.equal(5);
+      expect(await overflows(), 'each overflowing query counted, not only the first of its statement').to.equal(5);
+
+      // The family starts over (as after a fork): statements cached before record into its new series.
+      registry.histogram(dbQueryDurationSeconds, { name: 'test' }).clear();
+      for (let i = 0; i < 2; i++) await client.query(named, [1]);
+      for (let i = 0; i < 3; i++) await client.query('SELECT 1');
+      await client.end();
+      expect(await read({ table: 'vigil_pg_named', operation: 'select' })).to.equal(2);
+      expect(await read({ otel_metric_overflow: 'true' })).to.equal(3);
+      expect(await overflows()).to.equal(8);
+    } finally {
+      instrumentation.setConfig(baseConfig);
+    }
   });
 
   it('swallows its own failures, logs them once, and leaves the app\'s results alone', async () => {

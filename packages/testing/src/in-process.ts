@@ -1,7 +1,7 @@
 import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { registerInstrumentations, type Instrumentation } from '@opentelemetry/instrumentation';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
-import { leanRegistry } from '@vigil/catalog';
+import { leanRegistry, type LeanRegistry } from '@vigil/catalog';
 
 export interface InProcessMetrics {
   meterProvider: MeterProvider;
@@ -30,4 +30,10 @@ export function inProcessMetrics(instrumentations: Instrumentation[] = []): InPr
       await meterProvider.shutdown();
     },
   };
+}
+
+/** The Prometheus text of one lean registry alone (a test's own, with a limit of its own). */
+export async function registryText(registry: LeanRegistry): Promise<string> {
+  const { resourceMetrics } = await registry.collect();
+  return new PrometheusSerializer(undefined, false, undefined, true, true).serialize(resourceMetrics);
 }

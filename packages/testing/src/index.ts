@@ -5,7 +5,7 @@ export type { Sample } from './exposition';
 export { startApp } from './app';
 export type { AppOptions, RunningApp } from './app';
 export { pgConfig, redisUrl, requireServices } from './services';
-export { inProcessMetrics } from './in-process';
+export { inProcessMetrics, registryText } from './in-process';
 export type { InProcessMetrics } from './in-process';
 export { startPrivatePostgres, startPrivateRedis, startRedisServer } from './private-servers';
 export type { PrivateServer } from './private-servers';
