@@ -145,19 +145,40 @@ export class Recorder {
     return info;
   }
 
+  // An OpInfo keeps the series it found, except the overflow series: each measurement that goes
+  // there is counted in vigil_metric_overflow_total by the family's lookup.
   private series(op: OpInfo, result: 'hit' | 'miss' | 'success' | 'error'): ValueSeries {
     const s = this.scratch;
     s[0] = op.label;
     s[1] = result;
     const series = this.counts.get(s);
-    op[result] = series;
+    if (!this.counts.isOverflow(series)) op[result] = series;
     return series;
   }
 
   private histogram(op: OpInfo): HistogramSeries {
     // The histogram has one label: get() reads only the first value.
     this.scratch[0] = op.label;
-    return (op.duration = this.durations.get(this.scratch));
+    const series = this.durations.get(this.scratch);
+    if (!this.durations.isOverflow(series)) op.duration = series;
+    return series;
+  }
+
+  /** The families' generations (they only grow) when the OpInfos' series were found. */
+  private generations = 0;
+
+  /** Makes the OpInfos forget their series if a family was cleared since they found them. */
+  private current(): void {
+    const generations = this.counts.generation + this.durations.generation;
+    if (generations === this.generations) return;
+    this.generations = generations;
+    const forget = (op: OpInfo | undefined) => {
+      if (op !== undefined) op.hit = op.miss = op.success = op.error = op.duration = undefined;
+    };
+    this.byName.forEach(forget);
+    forget(this.otherPlain);
+    forget(this.op1);
+    forget(this.op2);
   }
 
   /** n observations of one duration, as n calls of record() would make them. */
@@ -231,6 +252,7 @@ export class Recorder {
 
   /** Publishes the tally: every command in it took `seconds`. */
   flush(seconds: number): void {
+    this.current();
     const touched = this.touched;
     for (let i = 0; i < touched.length; i++) this.publish(touched[i]!, seconds);
     touched.length = 0;
@@ -268,6 +290,7 @@ export class Recorder {
    * goes through (which only ever runs inside one synchronous call, so never meets this).
    */
   private count(op: OpInfo, reply: unknown, keys: number, isError: boolean, seconds: number): void {
+    this.current();
     if (isError) (op.error ?? this.series(op, 'error')).value++;
     else if (op.kind === Kind.Plain) (op.success ?? this.series(op, 'success')).value++;
     else if (op.kind === Kind.One) {
