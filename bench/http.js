@@ -21,7 +21,9 @@
 //
 //   node bench/http.js [--rounds 9] [--requests 20000] [--work-requests 1000] [--latency-requests 3000]
 //                      [--workloads http-hello,http-work,express-hello,express-work]
-//                      [--contenders baseline,vigil,prom-client,prom-bundle,otel]
+//                      [--contenders baseline,vigil,prom-client,prom-bundle,otel] [--app-heap-mb 0]
+//   --app-heap-mb N: every server keeps ~N MB of long-lived application data (both modes), as real
+//   apps do; a hello world's own ~3 MB heap makes the GC's promotion follow whatever is loaded.
 //
 // Instructions instead of time (--instructions): each contender's server runs under
 // `valgrind --tool=callgrind` (Node with the deterministic V8 flags of callgrindNode in
@@ -108,10 +110,15 @@ const WORKLOADS = {
   'express-work': { framework: 'express', path: '/work', title: 'Express 5, ~1 ms handler' },
 };
 
-/** Environment without any OTEL_* / VIGIL_* setting of the caller's shell. */
+/** MB of long-lived data every server keeps, as a real app does (bench/lib/http-app.js). */
+const APP_HEAP_MB = opt('app-heap-mb', 0);
+const appHeapNote = () => (APP_HEAP_MB > 0 ? ` Every server keeps ~${APP_HEAP_MB} MB of application data (\`--app-heap-mb ${APP_HEAP_MB}\`).` : '');
+
+/** Environment without any OTEL_* / VIGIL_* setting of the caller's shell, for a server. */
 function cleanEnv() {
   const env = {};
   for (const [k, v] of Object.entries(process.env)) if (!/^(OTEL_|VIGIL_|PROMETHEUS_ENABLED$|SITE_ID$)/.test(k)) env[k] = v;
+  env.BENCH_APP_HEAP_MB = String(APP_HEAP_MB);
   return env;
 }
 
@@ -378,7 +385,7 @@ function report(results, opts, steps) {
           ['contender', 'req/s', 'req/s vs baseline', 'server CPU µs/req', 'CPU vs baseline', 'p50 ms', 'p99 ms', 'p99 added', 'RSS MB', 'RSS added MB'],
           rows,
         ) +
-        `\n\n${res.total.toLocaleString('en-US')} requests per throughput run (8 keep-alive connections), ${res.latTotal.toLocaleString('en-US')} per latency run (one connection, one request at a time), after a warm-up of ${res.warmup.toLocaleString('en-US')} + ${res.latTotal.toLocaleString('en-US')} per server.`,
+        `\n\n${res.total.toLocaleString('en-US')} requests per throughput run (8 keep-alive connections), ${res.latTotal.toLocaleString('en-US')} per latency run (one connection, one request at a time), after a warm-up of ${res.warmup.toLocaleString('en-US')} + ${res.latTotal.toLocaleString('en-US')} per server.${appHeapNote()}`,
     );
   }
   const used = [...new Set(results.flatMap((r) => r.servers.map((s) => s.name)))];
@@ -537,7 +544,8 @@ async function instructions() {
       `#### ${WORKLOADS[key].title}\n\n` +
         table(['contender', 'instructions / request', 'vs baseline', 'steady', 'steady vs baseline', 'periodic work in it, at most', 'runs apart'], rows) +
         `\n\n${windowRequests(key, opts).toLocaleString('en-US')} requests measured (${opts.connections} keep-alive connections) after ${warmupRequests(key, opts).toLocaleString('en-US')} of warm-up` +
-        (isWork(key) ? ` (the handler: ${opts.workSteps.toLocaleString('en-US')} xorshift steps, ~1 ms at full speed).` : '.'),
+        (isWork(key) ? ` (the handler: ${opts.workSteps.toLocaleString('en-US')} xorshift steps, ~1 ms at full speed).` : '.') +
+        appHeapNote(),
     );
   }
   const used = [...new Set(Object.values(results).flatMap((r) => Object.keys(r)))];

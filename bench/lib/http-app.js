@@ -10,6 +10,9 @@
 //   BENCH_METRICS     none | prom-client (hand-written middleware: the same three metrics as vigil)
 //                     | prom-bundle (express-prom-bundle)
 //   BENCH_WORK_STEPS  xorshift steps of /work
+//   BENCH_APP_HEAP_MB long-lived data the app keeps (MB, about; 0: none), as a real app keeps its
+//                     caches and state: with the hello world's ~3 MB heap alone, how much a preload
+//                     loads decides how much of each request the GC promotes (bench/notes.md, item 26)
 'use strict';
 const http = require('node:http');
 const { serveIpc, processStats } = require('./common');
@@ -17,6 +20,8 @@ const { serveIpc, processStats } = require('./common');
 const framework = process.env.BENCH_FRAMEWORK ?? 'http';
 const metrics = process.env.BENCH_METRICS ?? 'none';
 const steps = Number(process.env.BENCH_WORK_STEPS ?? 0);
+// ~96 bytes per record (the object, its name string, its slot); on globalThis, so it lives as long as the app.
+globalThis.benchAppData = Array.from({ length: Math.round((Number(process.env.BENCH_APP_HEAP_MB ?? 0) * 1048576) / 96) }, (_, i) => ({ id: i, name: `user ${i}`, credits: i % 1000 }));
 
 function work(n) {
   let x = 0x9e3779b9 | 0;
