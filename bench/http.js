@@ -23,7 +23,7 @@
 //                      [--workloads http-hello,http-work,express-hello,express-work]
 //                      [--contenders baseline,vigil,prom-client,prom-bundle,otel] [--app-heap-mb 0]
 //   --app-heap-mb N: every server keeps ~N MB of long-lived application data (both modes), as real
-//   apps do; a hello world's own ~3 MB heap makes the GC's promotion follow whatever is loaded.
+//   apps do; a hello world's own few MB of heap make the GC's promotion follow whatever is loaded.
 //
 // Instructions instead of time (--instructions): each contender's server runs under
 // `valgrind --tool=callgrind` (Node with the deterministic V8 flags of callgrindNode in

@@ -11,7 +11,7 @@
 //                     | prom-bundle (express-prom-bundle)
 //   BENCH_WORK_STEPS  xorshift steps of /work
 //   BENCH_APP_HEAP_MB long-lived data the app keeps (MB, about; 0: none), as a real app keeps its
-//                     caches and state: with the hello world's ~3 MB heap alone, how much a preload
+//                     caches and state: with the hello world's few MB of heap alone, how much a preload
 //                     loads decides how much of each request the GC promotes (bench/notes.md, item 26)
 'use strict';
 const http = require('node:http');
