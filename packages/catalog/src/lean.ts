@@ -128,8 +128,9 @@ export abstract class LeanFamily<S extends Series> {
   /** Every live series, for collection. */
   readonly series: S[] = [];
   /**
-   * Counts clear() calls: whoever keeps series of this family to skip its lookup (the HTTP recorder's
-   * RequestSeries) must drop them when this changes, or it would record into series no longer collected.
+   * Counts clear() calls: whoever keeps series of this family to skip its lookup (the HTTP
+   * RequestSeries, pg's statements, Redis' operations) must drop them when this changes, or it
+   * would record into series no longer collected; and must not keep the overflow series (isOverflow()).
    */
   generation = 0;
 

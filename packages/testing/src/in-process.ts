@@ -10,6 +10,9 @@ export interface InProcessMetrics {
   shutdown(): Promise<void>;
 }
 
+/** The text format of the exporter's scrape (no scope info, no target_info), as vigil serves it. */
+const serializer = new PrometheusSerializer(undefined, false, undefined, true, true);
+
 /**
  * Wires instrumentations to an in-process MeterProvider and Prometheus exporter, the way
  * @vigil/node does, for package tests that run without the preload.
@@ -18,7 +21,6 @@ export function inProcessMetrics(instrumentations: Instrumentation[] = []): InPr
   const exporter = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true, withoutTargetInfo: true, metricProducers: [leanRegistry()] });
   const meterProvider = new MeterProvider({ readers: [exporter] });
   const unregister = registerInstrumentations({ instrumentations, meterProvider });
-  const serializer = new PrometheusSerializer(undefined, false, undefined, true, true);
   return {
     meterProvider,
     async scrape() {
@@ -35,5 +37,5 @@ export function inProcessMetrics(instrumentations: Instrumentation[] = []): InPr
 /** The Prometheus text of one lean registry alone (a test's own, with a limit of its own). */
 export async function registryText(registry: LeanRegistry): Promise<string> {
   const { resourceMetrics } = await registry.collect();
-  return new PrometheusSerializer(undefined, false, undefined, true, true).serialize(resourceMetrics);
+  return serializer.serialize(resourceMetrics);
 }
