@@ -26,9 +26,9 @@ function packageType(file: string): string | undefined {
 }
 
 /**
- * Whether the app loads modules through `import`, so that the loader hook is needed to see
- * them. The hook runs in a thread of its own (+60 ms start-up, +14 MB RSS), which a
- * CommonJS app does not pay: there, require-in-the-middle sees every module.
+ * Whether the app loads modules through `import`, so that the loader hooks are needed to see
+ * them. They cost start-up time (and, in a loader thread of their own, RSS), which a CommonJS
+ * app does not pay: there, require-in-the-middle sees every module.
  */
 export function appIsEsm(preloadedByImport: boolean, entry: string | undefined, execArgv: string[]): boolean {
   if (preloadedByImport) return true; // --import: the user said so

@@ -1,9 +1,9 @@
 // The preload entry:
 //   node --require @vigil/node/register app.js     (CommonJS)
 //   node --import  @vigil/node/register app.mjs    (ESM)
-// For ESM apps it registers the ESM loader hook for the modules vigil instruments; then it
-// starts vigil. Nothing but node: builtins loads before the main-thread test below: the ESM
-// loader's own thread runs this file too, and must stay small.
+// For ESM apps it registers the ESM loader hooks for the modules vigil instruments; then it
+// starts vigil. Nothing but node: builtins loads before the main-thread test below: when the
+// hooks run in a loader thread of their own, that thread runs this file too.
 import { register } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
@@ -12,14 +12,38 @@ import { appIsEsm } from './esm';
 // Only these modules are wrapped for ESM, so every other import is left alone.
 const ESM_INSTRUMENTED = ['express', 'router', 'fastify', 'koa', '@koa/router', 'koa-router', 'pg', 'pg-pool', 'ioredis', '@redis/client', 'redis'];
 
+const ESM_HOOKS = ['in-thread', 'loader-thread'] as const;
+type EsmHooks = (typeof ESM_HOOKS)[number];
+
+interface SyncHooks {
+  supportsSyncHooks(): boolean;
+  register(options: { include: string[] }): void;
+}
+
+/**
+ * import-in-the-middle's hooks, in the app's own thread (module.registerHooks) where this Node
+ * runs them correctly (22.22.3 and later); else in a loader thread (module.register), which
+ * adds ~14 MB of RSS and ~30 ms of start-up (bench/notes.md, item 28).
+ */
+function registerEsmHooks(where: EsmHooks): void {
+  if (where === 'in-thread') {
+    const { supportsSyncHooks } = require('import-in-the-middle/supports-sync-hooks.mjs') as Pick<SyncHooks, 'supportsSyncHooks'>;
+    if (supportsSyncHooks()) {
+      (require('import-in-the-middle/register-hooks.mjs') as SyncHooks).register({ include: ESM_INSTRUMENTED });
+      return;
+    }
+  }
+  register('import-in-the-middle/hook.mjs', pathToFileURL(__filename), { data: { include: ESM_INSTRUMENTED } });
+}
+
 if (isMainThread) {
-  const { log } = require('@vigil/catalog') as typeof import('@vigil/catalog');
+  const { choiceSetting, log } = require('@vigil/catalog') as typeof import('@vigil/catalog');
   try {
     // Loaded by --require, this module's parent is Node's preloader; by --import, it has none.
     const nodeOptions = (process.env.NODE_OPTIONS ?? '').split(/\s+/);
     const esm = appIsEsm(module.parent === undefined, process.argv[1], [...process.execArgv, ...nodeOptions]);
-    if (esm && typeof register === 'function' && process.env.OTEL_SDK_DISABLED?.trim().toLowerCase() !== 'true') {
-      register('@opentelemetry/instrumentation/hook.mjs', pathToFileURL(__filename), { data: { include: ESM_INSTRUMENTED } });
+    if (esm && process.env.OTEL_SDK_DISABLED?.trim().toLowerCase() !== 'true') {
+      registerEsmHooks(choiceSetting<EsmHooks>('VIGIL_ESM_HOOKS', undefined, ESM_HOOKS, 'in-thread'));
     }
   } catch (err) {
     log('warn', `ESM instrumentation is off (${(err as Error).message}); CommonJS instrumentation still works`);

@@ -1,4 +1,4 @@
-// The preload registers the ESM loader hook (a thread of its own) only for apps that load
+// The preload registers the ESM loader hooks only for apps that load
 // modules through `import`; these are the cases Node itself tells apart.
 import { expect } from 'chai';
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';

@@ -2,7 +2,7 @@
 // `node --import @vigil/node/register`, scraped on vigil's metrics port.
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -78,6 +78,24 @@ describe('preloaded apps (node --require / --import @vigil/node/register)', func
       expect(sampleValue(text, 'http_request_duration_seconds_count', { method: 'GET', endpoint })).to.equal(3);
     });
   }
+
+  it('ESM hooks run in the app\'s thread; VIGIL_ESM_HOOKS=loader-thread moves them to a thread of their own, and a bad value is named', async () => {
+    const threads = (app: RunningApp) => readdirSync(`/proc/${app.child.pid}/task`).length;
+    const counted = async (env: Record<string, string>) => {
+      const app = await launch({ script: fixture('express.mjs'), preload: 'import', env });
+      await hit(app, '/api/v1/users/1', 2);
+      const text = await scrape(app.metricsPort);
+      expect(sampleValue(text, 'http_requests_total', { method: 'GET', endpoint: '/api/v1/users/:id', status_code: '200', user_role: 'anonymous' }), text).to.equal(2);
+      return app;
+    };
+    const inThread = await counted({});
+    const loaderThread = await counted({ VIGIL_ESM_HOOKS: 'loader-thread' });
+    const bad = await counted({ VIGIL_ESM_HOOKS: 'elsewhere' });
+    expect(threads(loaderThread)).to.be.greaterThan(threads(inThread));
+    expect(threads(bad)).to.equal(threads(inThread));
+    expect(bad.stderr()).to.include('VIGIL_ESM_HOOKS="elsewhere" is not one of in-thread, loader-thread; using "in-thread"');
+    expect(inThread.stderr() + loaderThread.stderr()).to.equal('');
+  });
 
   for (const preload of ['require', 'import'] as const) {
     it(`an ESM app importing ioredis and redis (--${preload}): both clients' reads are counted`, async () => {
