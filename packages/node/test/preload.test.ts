@@ -79,10 +79,10 @@ describe('preloaded apps (node --require / --import @vigil/node/register)', func
     });
   }
 
-  it('ESM hooks run in the app\'s thread; VIGIL_ESM_HOOKS=loader-thread moves them to a thread of their own, and a bad value is named', async () => {
+  it('ESM hooks run in the app\'s thread, also beside another loader; VIGIL_ESM_HOOKS=loader-thread moves them to a thread of their own, and a bad value is named', async () => {
     const threads = (app: RunningApp) => readdirSync(`/proc/${app.child.pid}/task`).length;
-    const counted = async (env: Record<string, string>) => {
-      const app = await launch({ script: fixture('express.mjs'), preload: 'import', env });
+    const counted = async (env: Record<string, string>, nodeArgs: string[] = []) => {
+      const app = await launch({ script: fixture('express.mjs'), preload: 'import', env, nodeArgs });
       await hit(app, '/api/v1/users/1', 2);
       const text = await scrape(app.metricsPort);
       expect(sampleValue(text, 'http_requests_total', { method: 'GET', endpoint: '/api/v1/users/:id', status_code: '200', user_role: 'anonymous' }), text).to.equal(2);
@@ -91,6 +91,7 @@ describe('preloaded apps (node --require / --import @vigil/node/register)', func
     const inThread = await counted({});
     const loaderThread = await counted({ VIGIL_ESM_HOOKS: 'loader-thread' });
     const bad = await counted({ VIGIL_ESM_HOOKS: 'elsewhere' });
+    await counted({}, ['--import', fixture('other-esm-loader.mjs')]);
     expect(threads(loaderThread)).to.be.greaterThan(threads(inThread));
     expect(threads(bad)).to.equal(threads(inThread));
     expect(bad.stderr()).to.include('VIGIL_ESM_HOOKS="elsewhere" is not one of in-thread, loader-thread; using "in-thread"');
