@@ -157,6 +157,13 @@ const CONTENDERS = {
     optional: true,
     setup: async () => ({ execArgv: ['--require', './bench/lib/http-instrumentation-preload.js'], env: { BENCH_METRICS: 'none' } }),
   },
+  // What a heap a few MB larger does to the GC of a hello world: vigil's loaded code and state
+  // keep ~5 MB (heap after a full GC: 8.2 MB under --require, 3.5 MB plain node; notes, item 27).
+  'baseline-heap': {
+    title: 'the baseline keeping 5 MB more application data (about the heap vigil adds), no metrics',
+    optional: true,
+    setup: async () => ({ execArgv: [], env: { BENCH_METRICS: 'none', BENCH_APP_HEAP_MB: String(APP_HEAP_MB + 5) } }),
+  },
   'vigil-no-runtime': {
     title: 'vigil with VIGIL_RUNTIME_METRICS=false',
     optional: true,

@@ -207,9 +207,11 @@ function targets(http, scale, startup, memory, soak, pg, redis, instr) {
   rows.push(['/metrics at 10 000 series served in < 50 ms', s10 ? `${fmt.ms(s10.ms)} ms plain, ${fmt.ms(s10.gzipMs)} ms gzip (end to end)${fast}` : '—', verdict(s10 ? Math.max(s10.ms, s10.gzipMs) < 50 : undefined)]);
   rows.push(['… with no event-loop stall > 20 ms', s10 ? `${fmt.ms(s10.stallMaxMs)} ms worst (median ${fmt.ms(s10.stallMedianMs)} ms)` : '—', verdict(s10 ? s10.stallMaxMs <= 20 : undefined)]);
   const st = startup?.contenders?.vigil;
+  const esm = startup?.contenders?.['vigil-import'];
+  const esmNote = esm ? ` (\`--import\`, ESM apps: ${fmt.f1(esm.mainAddedMs)} ms and ${fmt.f1(esm.wallAddedMs)} ms)` : '';
   rows.push([
     'startup added by `--require @vigil/node/register` < 150 ms',
-    st ? `${fmt.f1(st.mainAddedMs)} ms to main, ${fmt.f1(st.wallAddedMs)} ms spawn to exit` : '—',
+    st ? `${fmt.f1(st.mainAddedMs)} ms to main, ${fmt.f1(st.wallAddedMs)} ms spawn to exit${esmNote}` : '—',
     verdict(st ? Math.max(st.mainAddedMs, st.wallAddedMs) < 150 : undefined),
   ]);
   // pg and Redis: the alternating-in-one-process ratios (baseline measured milliseconds apart) decide
@@ -296,7 +298,7 @@ function build() {
   const instr = instructionRows(redisInstrMd);
   const notes = readText(path.join(ROOT, 'bench', 'notes.md'));
   const parts = [
-    'Numbers from `npm run bench` (`node bench/all.js`; about 15 minutes on this 2-core machine), which runs every benchmark below and rewrites this section; ' +
+    'Numbers from `npm run bench` (`node bench/all.js`; about 35 minutes on this 2-core machine), which runs every benchmark below and rewrites this section; ' +
       'each benchmark also runs alone (commands in each table\'s heading; what each measures and how to read it: [bench/README.md](bench/README.md)). ' +
       'All contenders of a benchmark run interleaved in one run, and only ratios to the baseline of the same run are compared: absolute numbers depend on the machine and on whatever else it runs.',
     `### Targets\n\n${targets(http, scale, startup, memory, soak, pg, redis, instr)}`,

@@ -33,6 +33,11 @@ const CONTENDERS = {
     args: ['--import', '@vigil/node/register'],
     env: { OTEL_EXPORTER_PROMETHEUS_PORT: '0' },
   },
+  'vigil-import-loader-thread': {
+    title: '`node --import @vigil/node/register` with VIGIL_ESM_HOOKS=loader-thread (the ESM hooks in a thread of their own)',
+    args: ['--import', '@vigil/node/register'],
+    env: { OTEL_EXPORTER_PROMETHEUS_PORT: '0', VIGIL_ESM_HOOKS: 'loader-thread' },
+  },
   'vigil-start': {
     title: "vigil started from code (`require('@vigil/node').start()` first; no ESM loader hook)",
     args: ['--require', './bench/lib/vigil-start-preload.js'],
