@@ -7,8 +7,8 @@
 // start it (vigil and the OTel auto-instrumentations by --require). This process is
 // the client, on the other core. Per round, each contender gets, in an order that
 // rotates every round (A B C, B C A, ...), a throughput run: a fixed number of requests
-// (`--requests` for node:http hello world, half that for Express, `--work-requests` for the
-// ~1 ms handler) over 8 keep-alive connections; the server's own CPU time (process.cpuUsage(),
+// (`--requests` for the hello worlds, `--work-requests` for the ~1 ms handler) over 8
+// keep-alive connections; the server's own CPU time (process.cpuUsage(),
 // asked over IPC before and after) divided by the request count is the CPU per request. Then
 // a latency run of all of them: one connection to each (an unloaded server), one request at a
 // time, the servers taking turns request by request, so that a burst of noise on the machine
@@ -300,8 +300,10 @@ async function runWorkload(key, names, opts, steps) {
     for (const n of eligible) servers.push(await startServer(n, key, steps));
     // Warm-up (JIT, pools, lazily created series): a throughput run of at least MIN_WARMUP_REQUESTS and
     // a latency run per server, unmeasured.
-    // Express hello world serves about a third of node:http's rate: half the requests keep rounds short
-    const total = w.path === '/work' ? opts.workRequests : w.framework === 'express' ? Math.round(opts.requests / 2) : opts.requests;
+    // Express's hello world gets as many requests as node:http's, though it serves a sixth of the rate:
+    // its baseline runs a major GC every ~2,500 requests, so a run of 10,000 held about four, and where
+    // they fell could move a run by points (notes.md, item 27).
+    const total = w.path === '/work' ? opts.workRequests : opts.requests;
     const latTotal = w.path === '/work' ? Math.max(100, Math.round(opts.latencyRequests / 3)) : opts.latencyRequests;
     const warmup = Math.max(total, MIN_WARMUP_REQUESTS);
     for (const s of servers) {
