@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm run bench`: every benchmark, one after the other, then the README's performance
-// section from their results (bench/readme.js). About 35 minutes on 2 cores (pg and Redis take most of it: 150 alternating slices per workload).
+// section from their results (bench/readme.js). About 35 minutes on 2 cores: pg and Redis take
+// most of it (150 alternating slices per workload).
 //
 //   node bench/all.js [--skip http,scale,startup,otlp,memory,pg,redis] [--only ...]
 //
