@@ -26,14 +26,20 @@ interface SyncHooks {
  * adds ~14 MB of RSS and ~30 ms of start-up (bench/notes.md, item 28).
  */
 function registerEsmHooks(where: EsmHooks): void {
-  if (where === 'in-thread') {
-    const { supportsSyncHooks } = require('import-in-the-middle/supports-sync-hooks.mjs') as Pick<SyncHooks, 'supportsSyncHooks'>;
-    if (supportsSyncHooks()) {
-      (require('import-in-the-middle/register-hooks.mjs') as SyncHooks).register({ include: ESM_INSTRUMENTED });
-      return;
-    }
-  }
+  if (where === 'in-thread' && registeredInThread()) return;
   register('import-in-the-middle/hook.mjs', pathToFileURL(__filename), { data: { include: ESM_INSTRUMENTED } });
+}
+
+/** Whether the in-thread hooks could be registered: not on older Node, nor with --no-experimental-require-module. */
+function registeredInThread(): boolean {
+  try {
+    const { supportsSyncHooks } = require('import-in-the-middle/supports-sync-hooks.mjs') as Pick<SyncHooks, 'supportsSyncHooks'>;
+    if (!supportsSyncHooks()) return false;
+    (require('import-in-the-middle/register-hooks.mjs') as SyncHooks).register({ include: ESM_INSTRUMENTED });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 if (isMainThread) {

@@ -92,7 +92,11 @@ describe('preloaded apps (node --require / --import @vigil/node/register)', func
     const loaderThread = await counted({ VIGIL_ESM_HOOKS: 'loader-thread' });
     const bad = await counted({ VIGIL_ESM_HOOKS: 'elsewhere' });
     await counted({}, ['--import', fixture('other-esm-loader.mjs')]);
+    // Without require(esm) the in-thread hooks cannot load: the loader thread takes over, silently.
+    const noRequireEsm = await counted({}, ['--no-experimental-require-module']);
     expect(threads(loaderThread)).to.be.greaterThan(threads(inThread));
+    expect(threads(noRequireEsm)).to.be.greaterThan(threads(inThread));
+    expect(noRequireEsm.stderr()).to.equal('');
     expect(threads(bad)).to.be.lessThan(threads(loaderThread));
     expect(bad.stderr()).to.include('VIGIL_ESM_HOOKS="elsewhere" is not one of in-thread, loader-thread; using "in-thread"');
     expect(inThread.stderr() + loaderThread.stderr()).to.equal('');
