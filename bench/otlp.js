@@ -128,7 +128,7 @@ async function main() {
   }
   const idle = procs.find((p) => p.name === 'idle');
   const rows = [];
-  const data = { contenders: {} };
+  const data = { contenders: {}, idleStallMaxMs: Math.max(...idle.stall) };
   for (const p of procs) {
     if (p === idle) continue;
     const s = rx.stats.get(p.name);
@@ -152,7 +152,8 @@ async function main() {
     `\n\n${fmt.int(opts.series)} Prometheus series (${fmt.int(procs[0].labelSets)} label sets of http_requests_total and http_request_duration_seconds, plus the runtime metrics) per process; ` +
     `export interval ${opts.intervalMs} ms; ${opts.windows} windows of ${opts.windowMs} ms with every process running at once; medians over windows. ` +
     `CPU per export = (process CPU − the idle twin's CPU in the same window) / exports in the window; the idle twin (\`idle\`, ${fmt.f1(median(idle.cpu) / opts.windowMs)} µs CPU per ms) holds the same series and never exports. ` +
-    `"CPU share at a 10 s interval" = CPU per export / 10 s. The longest stall is the largest event-loop delay in the window (monitorEventLoopDelay, 1 ms resolution). ` +
+    `"CPU share at a 10 s interval" = CPU per export / 10 s. The longest stall is the largest event-loop delay in the window (monitorEventLoopDelay, 1 ms resolution); ` +
+    `the idle twin's, ${fmt.ms(data.idleStallMaxMs)} ms, is what sharing the machine's cores with the exporting processes does to a process that exports nothing. ` +
     `The receiver decodes every JSON export and checks it carries every label set.`;
   writeResults(opts.series !== 10000 ? 'otlp-partial' : 'otlp', 'OTLP export', `node bench/otlp.js${process.argv.length > 2 ? ' ' + process.argv.slice(2).join(' ') : ''}`, body, data);
 }
