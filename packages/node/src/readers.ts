@@ -13,6 +13,7 @@ import {
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
 import { log, logOnce, PrometheusTextSerializer } from '@vigil/catalog';
+import { ChunkedExporter } from './chunked-exporter';
 import type { ResolvedConfig } from './config';
 import { MetricsServer, type MetricsServerOptions } from './server';
 import type { MetricsServerRoute } from './types';
@@ -244,7 +245,13 @@ export function pushReaders(config: ResolvedConfig, producers: MetricProducer[])
   });
   if (config.exporters.has('otlp')) {
     const otlp = otlpExporter(config, attemptsTimeoutMillis);
-    const exporter = new StateLoggingExporter(otlp, `OTLP ${config.otlp.protocol} ${config.otlp.endpoint}`, attemptsTimeoutMillis);
+    // An export may be several requests (ChunkedExporter): together they too end before the reader stops waiting.
+    const exportBudgetMillis = Math.max(1, Math.floor(exportTimeoutMillis * 0.9));
+    const exporter = new StateLoggingExporter(
+      new ChunkedExporter(otlp, exportBudgetMillis),
+      `OTLP ${config.otlp.protocol} ${config.otlp.endpoint}`,
+      exportBudgetMillis,
+    );
     readers.push(new PushReader(options(exporter), letGoOf(otlp), config.shutdownTimeoutMs));
   }
   if (config.exporters.has('console')) {

@@ -54,6 +54,8 @@ export interface OtlpReceiver {
   /** The resource attributes of the last push. */
   resource: Record<string, string>;
   pushes: number;
+  /** Data points in each push, in arrival order. */
+  pointsPerPush: number[];
   /** Content-Type of each accepted push. */
   contentTypes: string[];
   /** Answer with this status instead of 200 (e.g. 503). */
@@ -83,6 +85,7 @@ type Decoded = {
 
 function record(receiver: OtlpReceiver, msg: Decoded): void {
   receiver.pushes++;
+  const before = receiver.points.length;
   for (const rm of msg.resourceMetrics ?? []) {
     const resource = (receiver.resource = attrs(rm.resource?.attributes));
     for (const sm of rm.scopeMetrics ?? []) {
@@ -104,10 +107,11 @@ function record(receiver: OtlpReceiver, msg: Decoded): void {
       }
     }
   }
+  receiver.pointsPerPush.push(receiver.points.length - before);
 }
 
 function newReceiver(): OtlpReceiver {
-  return { url: '', points: [], resource: {}, pushes: 0, contentTypes: [], requests: 0, arrivals: [], open: 0, maxOpen: 0, close: async () => {} };
+  return { url: '', points: [], resource: {}, pushes: 0, pointsPerPush: [], contentTypes: [], requests: 0, arrivals: [], open: 0, maxOpen: 0, close: async () => {} };
 }
 
 /** Listens on `port` (a free one by default: pass a port to bring a "dead" collector back). */

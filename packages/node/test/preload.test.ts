@@ -6,6 +6,7 @@ import { copyFileSync, mkdirSync, readdirSync, rmSync, symlinkSync } from 'node:
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { MAX_POINTS_PER_REQUEST } from '../src/chunked-exporter';
 import { startOtlpGrpcReceiver, startOtlpReceiver } from './otlp-receiver';
 import { freePort, parseMetrics, request, sampleValue, scrape, startApp, waitFor, type RunningApp } from '@vigil/testing';
 
@@ -346,6 +347,26 @@ describe('the OTLP path', () => {
       }
     });
   }
+
+  it(`a large export goes out as requests of at most ${MAX_POINTS_PER_REQUEST} data points that together carry every series`, async () => {
+    const receiver = await startOtlpReceiver();
+    const app = await startApp({
+      script: fixture('plain.js'),
+      env: { OTEL_METRICS_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: receiver.url, OTEL_METRIC_EXPORT_INTERVAL: '500' },
+    });
+    try {
+      // 1,200 endpoints: a counter and a histogram series each, 2,400 data points and the runtime metrics'.
+      const endpoints = Array.from({ length: 1200 }, (_, i) => `/items-${i.toString(26).replace(/\d/g, (d) => 'qrstuvwxyz'[Number(d)]!)}/list`);
+      for (const path of endpoints) await request(app.port, path);
+      const pushed = (p: { metric: string; attributes: Record<string, string> }) => p.metric === 'http_requests_total' && p.attributes.status_code === '404';
+      await waitFor(() => new Set(receiver.points.filter(pushed).map((p) => p.attributes.endpoint)).size === endpoints.length, 15_000);
+      expect(new Set(receiver.points.filter(pushed).map((p) => p.attributes.endpoint))).to.deep.equal(new Set(endpoints));
+      expect(Math.max(...receiver.pointsPerPush)).to.equal(MAX_POINTS_PER_REQUEST);
+    } finally {
+      await app.stop('SIGKILL');
+      await receiver.close();
+    }
+  });
 
   it('pushes the same names, label keys and values as the Prometheus endpoint', async () => {
     
