@@ -17,6 +17,8 @@
 // (process CPU in the window − idle's CPU in the same window) / exports in the window.
 //
 //   node bench/otlp.js [--series 10000] [--interval-ms 1000] [--windows 5] [--window-ms 6000]
+//                      [--contenders vigil-protobuf,vigil-protobuf-gzip,vigil-json,otel-sdk-protobuf]
+//   (fewer contenders, or another series count, write results/otlp-partial.md)
 'use strict';
 const http = require('node:http');
 const path = require('node:path');
@@ -42,7 +44,12 @@ function countJsonPoints(body) {
   return n;
 }
 
-function receiver() {
+/**
+ * Counts exports, not requests: vigil sends a large export as several requests, back to back
+ * (packages/node/src/chunked-exporter.ts); a request more than `gapMs` after the previous one
+ * starts the next export.
+ */
+function receiver(gapMs) {
   const stats = new Map();
   const server = http.createServer((req, res) => {
     const name = (req.url ?? '').split('/')[1];
@@ -51,13 +58,20 @@ function receiver() {
     req.on('end', () => {
       const wire = Buffer.concat(chunks);
       let s = stats.get(name);
-      if (!s) stats.set(name, (s = { exports: 0, bytes: 0, rawBytes: 0, points: [], encoding: req.headers['content-encoding'] ?? 'identity', type: req.headers['content-type'] }));
-      s.exports++;
+      if (!s) stats.set(name, (s = { exports: 0, requests: 0, last: -Infinity, bytes: 0, rawBytes: 0, points: [], encoding: req.headers['content-encoding'] ?? 'identity', type: req.headers['content-type'] }));
+      const json = String(req.headers['content-type']).includes('json');
+      const now = performance.now();
+      if (now - s.last > gapMs) {
+        s.exports++;
+        if (json) s.points.push(0);
+      }
+      s.last = now;
+      s.requests++;
       s.bytes += wire.length;
       const raw = req.headers['content-encoding'] === 'gzip' ? zlib.gunzipSync(wire) : wire;
       s.rawBytes += raw.length;
-      if (String(req.headers['content-type']).includes('json')) {
-        s.points.push(countJsonPoints(raw.toString()));
+      if (json) {
+        s.points[s.points.length - 1] += countJsonPoints(raw.toString());
         res.writeHead(200, { 'Content-Type': 'application/json' }).end('{}');
       } else {
         res.writeHead(200, { 'Content-Type': 'application/x-protobuf', 'Content-Length': 0 }).end();
@@ -74,7 +88,7 @@ async function main() {
     windows: opt('windows', 5),
     windowMs: opt('window-ms', 6000),
   };
-  const rx = await receiver();
+  const rx = await receiver(opts.intervalMs / 2);
   const url = (name) => `http://127.0.0.1:${rx.port}/${name}/v1/metrics`;
   const vigil = (name, extra) => ({
     name,
@@ -88,13 +102,14 @@ async function main() {
       ...extra,
     },
   });
+  const only = new Set(opt('contenders', '').split(',').filter(Boolean));
   const defs = [
     vigil('vigil-protobuf', {}),
     vigil('vigil-protobuf-gzip', { OTEL_EXPORTER_OTLP_METRICS_COMPRESSION: 'gzip' }),
     vigil('vigil-json', { OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/json' }),
     { name: 'otel-sdk-protobuf', execArgv: ['--expose-gc'], env: { BENCH_IMPL: 'otel-sdk', BENCH_OTLP_URL: url('otel-sdk-protobuf'), BENCH_OTLP_INTERVAL: String(opts.intervalMs) } },
     vigil('idle', { OTEL_METRIC_EXPORT_INTERVAL: '3600000' }),
-  ];
+  ].filter((d) => d.name === 'idle' || only.size === 0 || only.has(d.name));
   const procs = [];
   try {
     for (const d of defs) {
@@ -133,12 +148,15 @@ async function main() {
     if (p === idle) continue;
     const s = rx.stats.get(p.name);
     const perExport = median(p.cpu.map((c, i) => (c - idle.cpu[i]) / Math.max(1, p.exports[i]))) / 1000;
-    if (s.points.length && Math.min(...s.points) < p.labelSets) throw new Error(`${p.name}: an export carried ${Math.min(...s.points)} data points, fewer than the ${p.labelSets} label sets`);
-    data.contenders[p.name] = { bytes: s.bytes / s.exports, rawBytes: s.rawBytes / s.exports, cpuMs: perExport, stallMaxMs: Math.max(...p.stall) };
+    // The last export may have been cut short when the processes stopped.
+    const whole = s.points.slice(0, -1);
+    if (whole.length && Math.min(...whole) < p.labelSets) throw new Error(`${p.name}: an export carried ${Math.min(...whole)} data points, fewer than the ${p.labelSets} label sets`);
+    data.contenders[p.name] = { bytes: s.bytes / s.exports, rawBytes: s.rawBytes / s.exports, requestsPerExport: s.requests / s.exports, cpuMs: perExport, stallMaxMs: Math.max(...p.stall) };
     rows.push([
       p.name,
       `${s.type?.split(';')[0]}${s.encoding !== 'identity' ? ` (${s.encoding})` : ''}`,
       fmt.int(median(p.exports)),
+      fmt.f1(s.requests / s.exports),
       fmt.int(s.bytes / s.exports),
       fmt.int(s.rawBytes / s.exports),
       fmt.f1(perExport),
@@ -148,14 +166,14 @@ async function main() {
     ]);
   }
   const body =
-    table(['contender', 'content', 'exports per window', 'bytes per export (wire)', 'bytes per export (uncompressed)', 'CPU ms per export', 'CPU share at a 10 s interval', 'longest event-loop stall ms', 'data points per export'], rows) +
+    table(['contender', 'content', 'exports per window', 'requests per export', 'bytes per export (wire)', 'bytes per export (uncompressed)', 'CPU ms per export', 'CPU share at a 10 s interval', 'longest event-loop stall ms', 'data points per export'], rows) +
     `\n\n${fmt.int(opts.series)} Prometheus series (${fmt.int(procs[0].labelSets)} label sets of http_requests_total and http_request_duration_seconds, plus the runtime metrics) per process; ` +
     `export interval ${opts.intervalMs} ms; ${opts.windows} windows of ${opts.windowMs} ms with every process running at once; medians over windows. ` +
     `CPU per export = (process CPU − the idle twin's CPU in the same window) / exports in the window; the idle twin (\`idle\`, ${fmt.f1(median(idle.cpu) / opts.windowMs)} µs CPU per ms) holds the same series and never exports. ` +
     `"CPU share at a 10 s interval" = CPU per export / 10 s. The longest stall is the largest event-loop delay in the window (monitorEventLoopDelay, 1 ms resolution); ` +
     `the idle twin's, ${fmt.ms(data.idleStallMaxMs)} ms, is what sharing the machine's cores with the exporting processes does to a process that exports nothing. ` +
     `The receiver decodes every JSON export and checks it carries every label set.`;
-  writeResults(opts.series !== 10000 ? 'otlp-partial' : 'otlp', 'OTLP export', `node bench/otlp.js${process.argv.length > 2 ? ' ' + process.argv.slice(2).join(' ') : ''}`, body, data);
+  writeResults(opts.series !== 10000 || only.size > 0 ? 'otlp-partial' : 'otlp', 'OTLP export', `node bench/otlp.js${process.argv.length > 2 ? ' ' + process.argv.slice(2).join(' ') : ''}`, body, data);
 }
 
 main().catch((err) => {
