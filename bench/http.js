@@ -84,6 +84,7 @@ const {
   callgrindNode,
   callgrindWindow,
   eachAtMost,
+  cleanEnv,
 } = require('./lib/common');
 
 const APP = path.join(__dirname, 'lib', 'http-app.js');
@@ -114,12 +115,9 @@ const WORKLOADS = {
 const APP_HEAP_MB = opt('app-heap-mb', 0);
 const appHeapNote = () => (APP_HEAP_MB > 0 ? ` Every server keeps ~${APP_HEAP_MB} MB of application data (\`--app-heap-mb ${APP_HEAP_MB}\`).` : '');
 
-/** Environment without any OTEL_* / VIGIL_* setting of the caller's shell, for a server. */
-function cleanEnv() {
-  const env = {};
-  for (const [k, v] of Object.entries(process.env)) if (!/^(OTEL_|VIGIL_|PROMETHEUS_ENABLED$|SITE_ID$)/.test(k)) env[k] = v;
-  env.BENCH_APP_HEAP_MB = String(APP_HEAP_MB);
-  return env;
+/** A server's environment: common.js's cleanEnv, and the application data it keeps. */
+function serverEnv() {
+  return { ...cleanEnv(), BENCH_APP_HEAP_MB: String(APP_HEAP_MB) };
 }
 
 const CONTENDERS = {
@@ -255,7 +253,7 @@ async function startServer(name, workload, steps) {
   const s = await c.setup(() => port);
   const started = spawnChild(APP, {
     execArgv: [...s.execArgv, '--expose-gc'],
-    env: { ...cleanEnv(), ...s.env, BENCH_FRAMEWORK: WORKLOADS[workload].framework, BENCH_WORK_STEPS: String(steps) },
+    env: { ...serverEnv(), ...s.env, BENCH_FRAMEWORK: WORKLOADS[workload].framework, BENCH_WORK_STEPS: String(steps) },
   });
   const ready = await started.ready;
   port = ready.port;
@@ -430,7 +428,7 @@ async function countedRun(name, key, opts, dir, tag) {
     // slower still on a loaded machine) for an idle one, and its memory-reducing GCs drop compiled
     // code, recompiled in the window (+5-10% per request, more the slower the run).
     execArgv: [...callgrindNode(out), '--no-memory-reducer', ...s.execArgv],
-    env: { ...cleanEnv(), ...s.env, BENCH_FRAMEWORK: w.framework, BENCH_WORK_STEPS: String(opts.workSteps) },
+    env: { ...serverEnv(), ...s.env, BENCH_FRAMEWORK: w.framework, BENCH_WORK_STEPS: String(opts.workSteps) },
   });
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
   // A load ends by closing its connections: half a second lets the server handle that before the mark.

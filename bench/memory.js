@@ -16,15 +16,9 @@
 // Needs PostgreSQL and Redis (as bench/pg.js and bench/redis.js do).
 'use strict';
 const path = require('node:path');
-const { opt, median, slope, fmt, table, writeResults, freePort, spawnChild, ask, stopChild, load, get, sumSamples } = require('./lib/common');
+const { opt, median, slope, fmt, table, writeResults, freePort, spawnChild, ask, stopChild, load, get, sumSamples, cleanEnv } = require('./lib/common');
 
 const APP = path.join(__dirname, 'lib', 'full-app.js');
-
-function cleanEnv() {
-  const env = {};
-  for (const [k, v] of Object.entries(process.env)) if (!/^(OTEL_|VIGIL_|PROMETHEUS_ENABLED$|SITE_ID$)/.test(k)) env[k] = v;
-  return env;
-}
 
 async function main() {
   const opts = { seconds: opt('seconds', 90), warmup: opt('warmup-seconds', 20), sampleMs: opt('sample-ms', 1000) };

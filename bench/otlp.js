@@ -23,15 +23,9 @@
 const http = require('node:http');
 const path = require('node:path');
 const zlib = require('node:zlib');
-const { opt, median, fmt, table, writeResults, spawnChild, ask, stopChild } = require('./lib/common');
+const { opt, median, fmt, table, writeResults, spawnChild, ask, stopChild, cleanEnv } = require('./lib/common');
 
 const APP = path.join(__dirname, 'lib', 'scale-app.js');
-
-function cleanEnv() {
-  const env = {};
-  for (const [k, v] of Object.entries(process.env)) if (!/^(OTEL_|VIGIL_|PROMETHEUS_ENABLED$|SITE_ID$)/.test(k)) env[k] = v;
-  return env;
-}
 
 /** Data points in an OTLP/JSON ExportMetricsServiceRequest. */
 function countJsonPoints(body) {

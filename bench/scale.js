@@ -26,18 +26,12 @@
 const { execFile } = require('node:child_process');
 const path = require('node:path');
 const zlib = require('node:zlib');
-const { opt, median, medianRatio, fmt, table, writeResults, freePort, spawnChild, ask, stopChild, load, get, lastJsonLine } = require('./lib/common');
+const { opt, median, medianRatio, fmt, table, writeResults, freePort, spawnChild, ask, stopChild, load, get, lastJsonLine, cleanEnv } = require('./lib/common');
 const { rng } = require('./lib/series');
 
 const SCALE_APP = path.join(__dirname, 'lib', 'scale-app.js');
 const HTTP_APP = path.join(__dirname, 'lib', 'http-app.js');
 const MICRO = path.join(__dirname, 'lib', 'record-micro.js');
-
-function cleanEnv() {
-  const env = {};
-  for (const [k, v] of Object.entries(process.env)) if (!/^(OTEL_|VIGIL_|PROMETHEUS_ENABLED$|SITE_ID$)/.test(k)) env[k] = v;
-  return env;
-}
 
 async function until(fn, ms = 10_000) {
   const deadline = Date.now() + ms;

@@ -22,17 +22,11 @@
 'use strict';
 const os = require('node:os');
 const path = require('node:path');
-const { opt, median, slope, fmt, table, writeResults, freePort, spawnChild, ask, stopChild, load, get, sumSamples } = require('./lib/common');
+const { opt, median, slope, fmt, table, writeResults, freePort, spawnChild, ask, stopChild, load, get, sumSamples, cleanEnv } = require('./lib/common');
 
 const APP = path.join(__dirname, 'lib', 'full-app.js');
 const PATHS = Array.from({ length: 500 }, (_, i) => `/api/users/${i + 1}`);
 const CONNECTIONS = 4;
-
-function cleanEnv() {
-  const env = {};
-  for (const [k, v] of Object.entries(process.env)) if (!/^(OTEL_|VIGIL_|PROMETHEUS_ENABLED$|SITE_ID$)/.test(k)) env[k] = v;
-  return env;
-}
 
 /** The value of an unlabelled sample in a Prometheus text. */
 function gauge(text, name) {

@@ -13,13 +13,7 @@
 'use strict';
 const { spawn } = require('node:child_process');
 const http = require('node:http');
-const { opt, median, fmt, table, writeResults, ROOT } = require('./lib/common');
-
-function cleanEnv() {
-  const env = {};
-  for (const [k, v] of Object.entries(process.env)) if (!/^(OTEL_|VIGIL_|PROMETHEUS_ENABLED$|SITE_ID$)/.test(k)) env[k] = v;
-  return env;
-}
+const { opt, median, fmt, table, writeResults, ROOT, cleanEnv } = require('./lib/common');
 
 const CONTENDERS = {
   node: { title: '`node` (no preload)', args: [], env: {} },

@@ -471,8 +471,16 @@ function callgrindWindow(file) {
   return { total, steady: total - lumpy };
 }
 
+/** The caller's environment without any OTEL_* / VIGIL_* setting of its shell, for a benchmark's child. */
+function cleanEnv() {
+  const env = {};
+  for (const [k, v] of Object.entries(process.env)) if (!/^(OTEL_|VIGIL_|PROMETHEUS_ENABLED$|SITE_ID$)/.test(k)) env[k] = v;
+  return env;
+}
+
 module.exports = {
   ROOT,
+  cleanEnv,
   RESULTS_DIR,
   opt,
   flag,
