@@ -31,11 +31,13 @@ describe('@vigil/instrumentation-redis: past the cardinality limit, against the 
     await metrics?.shutdown();
   });
 
-  beforeEach(function () {
-    // Each test starts with empty families (the overflow counter is not cleared: it only grows).
+  /** Empties both Redis families (the overflow counter is not cleared: it only grows). */
+  function clearFamilies(): void {
     registry.values(cacheOperationsTotal, { name: 'test' }).clear();
     registry.histogram(cacheOperationDurationSeconds, { name: 'test' }).clear();
-  });
+  }
+
+  beforeEach(clearFamilies); // each test starts with empty families
 
   async function read() {
     const samples = parseMetrics(await registryText(registry));
@@ -61,8 +63,7 @@ describe('@vigil/instrumentation-redis: past the cardinality limit, against the 
     expect(now.overflowTotal - before, 'each overflowing command counted in both families, not only the first').to.equal(10);
 
     // The families start over: the operations looked up before record into the new series.
-    registry.values(cacheOperationsTotal, { name: 'test' }).clear();
-    registry.histogram(cacheOperationDurationSeconds, { name: 'test' }).clear();
+    clearFamilies();
     for (let i = 0; i < 2; i++) await set();
     for (let i = 0; i < 3; i++) await get();
     now = await read();
